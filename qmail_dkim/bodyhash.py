@@ -1,0 +1,93 @@
+"""Streaming DKIM body canonicalization and hashing (RFC 6376 3.4.3, 3.4.4).
+
+dkimpy's canonicalize_body() works on the whole body in memory (several
+copies of it); a 10 MB message must not cost 60 MB, so we feed line-aligned
+chunks through dkimpy's own per-line transforms and keep back the trailing
+empty lines ourselves (they are dropped only if nothing follows).
+
+Input is the LF form qmail stores; every LF becomes CRLF, as qmail-remote
+sends it. A body whose last line has no LF is hashed as if it had one
+(qmail-remote adds the CRLF before the final dot).
+"""
+import hashlib
+
+from qmail_dkim.dkimlib import dkim
+
+_strip_ws = dkim.canonicalization.strip_trailing_whitespace
+_compress = dkim.canonicalization.compress_whitespace
+
+
+class BodyHasher:
+    def __init__(self, canon="relaxed", hashname="sha256", limit=None):
+        if canon not in ("simple", "relaxed"):
+            raise ValueError("unknown body canonicalization %r" % canon)
+        self.relaxed = canon == "relaxed"
+        self.hash = hashlib.new(hashname)
+        self.limit = limit          # l=: hash only this many canonical octets
+        self.length = 0             # canonical body length so far (all of it)
+        self._hashed = 0
+        self._pending = 0           # empty lines held back
+        self._partial = b""         # last line without LF yet
+        self._done = False
+
+    def _emit(self, data):
+        self.length += len(data)
+        if self.limit is not None:
+            room = self.limit - self._hashed
+            if room <= 0:
+                return
+            data = data[:room]
+        self._hashed += len(data)
+        self.hash.update(data)
+
+    def update(self, chunk):
+        if not chunk:
+            return
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            self._partial += chunk
+            return
+        lines = self._partial + chunk[:cut + 1]
+        self._partial = chunk[cut + 1:]
+        self._lines(lines)
+
+    def _lines(self, lines):
+        t = lines.replace(b"\n", b"\r\n")
+        if self.relaxed:
+            t = _compress(_strip_ws(t))
+        # Count trailing empty lines: a CRLF at the start of a line.
+        i = len(t)
+        empty = 0
+        while i >= 2 and t[i - 2:i] == b"\r\n" and (i == 2 or (i >= 4 and t[i - 4:i - 2] == b"\r\n")):
+            i -= 2
+            empty += 1
+        if i:
+            if self._pending:
+                self._emit(b"\r\n" * self._pending)
+            self._emit(t[:i] if empty else t)
+            self._pending = empty
+        else:
+            self._pending += empty
+
+    def finish(self):
+        if self._done:
+            return
+        self._done = True
+        if self._partial:
+            self._lines(self._partial + b"\n")
+            self._partial = b""
+        if self.length == 0 and not self.relaxed:
+            self._emit(b"\r\n")     # simple: an empty body is one CRLF
+
+    def digest(self):
+        self.finish()
+        return self.hash.digest()
+
+
+def hash_bodies(spool, hashers, chunk=1 << 16):
+    """Feed the spooled body to several hashers in one pass."""
+    for data in spool.body_chunks(chunk):
+        for h in hashers:
+            h.update(data)
+    for h in hashers:
+        h.finish()

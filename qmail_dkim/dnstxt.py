@@ -1,0 +1,521 @@
+"""Bounded DNS TXT lookups (contract section 4, "DNS").
+
+Servers: ``$DNSCACHEIP`` when it holds at least one usable address, else the
+``nameserver`` lines of /etc/resolv.conf, else 127.0.0.1 (as djbdns does).
+
+``$DNSCACHEIP`` follows the djbdns convention (one or more addresses) with two
+extensions: each address may carry a port, and IPv6 is written in brackets::
+
+    DNSCACHEIP="127.0.0.1"
+    DNSCACHEIP="10.0.0.1 10.0.0.2"          (space or comma separated)
+    DNSCACHEIP="127.0.0.1:5353,[::1]:5353"
+    DNSCACHEIP="10.0.0.1.10.0.0.2"          (djbdns' own dot-joined form)
+
+At most 16 servers are used (as djbdns). A bare IPv6 address without a port
+may be written unbracketed. Unusable entries are skipped.
+
+Each lookup is bounded by ``$DKIMDNSTIMEOUT`` seconds (default 5, fractions
+allowed) in total, whatever the number of servers: the time is shared between
+the attempts (each server at most twice, UDP first, TCP when the answer is
+truncated). A caller may also pass an absolute ``deadline`` (time.monotonic())
+to share one budget between several lookups.
+
+Outcome (``TxtAnswer.status``):
+
+* ``ok``       -- at least one TXT record at the name (CNAMEs followed)
+* ``nxdomain`` -- the name does not exist (also for names that cannot be
+                  written in DNS, e.g. an empty label)
+* ``nodata``   -- the name exists but has no TXT record
+* ``temp``     -- timeout, SERVFAIL, REFUSED, no answer from any server
+
+Answers are size-bounded: a TXT record (its character-strings joined) longer
+than MAX_TXT_OCTETS, or more than MAX_TXT_RECORDS records, are ignored and
+``oversize`` is set; the whole response is at most 65535 octets by protocol.
+
+Why not dnspython here: ``import dns.message, dns.query`` costs about 90 ms
+(dns._features pulls in importlib.metadata and email), measured with
+``python -X importtime``, and qmail starts one qmail-dkim process per message.
+A TXT query and its answer need only the small encoder/decoder below.
+dnspython is still used by the tests to cross-check it. A second reason:
+dns.query.udp() uses an unconnected socket, so an ICMP port-unreachable from a
+dead server is not seen and costs the whole timeout; a connected socket here
+reports it at once.
+"""
+import errno
+import os
+import re
+import secrets
+import select
+import socket
+import struct
+import time
+from dataclasses import dataclass, field
+
+DEFAULT_TIMEOUT = 5.0
+MAX_SERVERS = 16
+MAX_TXT_OCTETS = 16384
+MAX_TXT_RECORDS = 32
+MAX_CNAME_CHAIN = 8
+EDNS_PAYLOAD = 1232          # DNS flag day 2020 value: no IP fragmentation
+RESOLV_CONF = "/etc/resolv.conf"
+
+TYPE_CNAME = 5
+TYPE_TXT = 16
+TYPE_OPT = 41
+CLASS_IN = 1
+
+RCODE_NOERROR = 0
+RCODE_FORMERR = 1
+RCODE_SERVFAIL = 2
+RCODE_NXDOMAIN = 3
+RCODE_NOTIMP = 4
+RCODE_REFUSED = 5
+RCODE_NAMES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN",
+               4: "NOTIMP", 5: "REFUSED"}
+
+FLAG_QR = 0x8000
+FLAG_TC = 0x0200
+FLAG_RD = 0x0100
+FLAG_AD = 0x0020
+
+
+@dataclass
+class TxtAnswer:
+    status: str                      # ok / nxdomain / nodata / temp
+    records: list = field(default_factory=list)   # bytes per TXT RR, strings joined
+    strings: list = field(default_factory=list)   # list[list[bytes]] per TXT RR
+    secure: bool = False             # AD bit set in the answer
+    error: str = ""                  # why, for the log (empty when ok)
+    server: str = ""                 # "ip:port" that gave the final answer
+    oversize: bool = False           # records were dropped by the size bounds
+
+    @property
+    def ok(self):
+        return self.status == "ok"
+
+
+class DnsNameError(ValueError):
+    """The name cannot be written as a DNS name."""
+
+
+# ---------------------------------------------------------------- servers
+
+_IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+
+
+def _valid_ip(host):
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        socket.inet_pton(fam, host.split("%", 1)[0])
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _parse_server(token, default_port=53):
+    """'1.2.3.4', '1.2.3.4:53', '[::1]:53', '[::1]', '::1' -> (ip, port)|None."""
+    token = token.strip()
+    if not token:
+        return None
+    port = default_port
+    if token.startswith("["):
+        end = token.find("]")
+        if end < 0:
+            return None
+        host, rest = token[1:end], token[end + 1:]
+        if rest:
+            if not rest.startswith(":"):
+                return None
+            port = rest[1:]
+    elif token.count(":") == 1:
+        host, port = token.split(":")
+    else:
+        host = token
+    try:
+        port = int(port)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < port < 65536 or not _valid_ip(host):
+        return None
+    if host == "0.0.0.0":            # djbdns: 0.0.0.0 means this host
+        host = "127.0.0.1"
+    return host, port
+
+
+def _parse_dnscacheip(value):
+    out = []
+    for token in re.split(r"[\s,]+", value.strip()):
+        if not token:
+            continue
+        # djbdns' own form joins IPv4 addresses with dots: a.b.c.d.e.f.g.h
+        m = re.fullmatch(r"(\d{1,3}(?:\.\d{1,3})+)", token)
+        if m and token.count(".") % 4 == 3 and token.count(".") > 3:
+            parts = token.split(".")
+            for i in range(0, len(parts), 4):
+                s = _parse_server(".".join(parts[i:i + 4]))
+                if s:
+                    out.append(s)
+            continue
+        s = _parse_server(token)
+        if s:
+            out.append(s)
+    return out
+
+
+def _parse_resolv_conf(path):
+    out = []
+    try:
+        with open(path, "rb") as f:
+            text = f.read(65536).decode("ascii", "replace")
+    except OSError:
+        return out
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "nameserver" and _valid_ip(words[1]):
+            out.append((words[1], 53))
+    return out
+
+
+def servers(env=os.environ):
+    """The DNS servers to ask, as [(ip, port), ...] (at most MAX_SERVERS)."""
+    value = env.get("DNSCACHEIP")
+    found = _parse_dnscacheip(value) if value else []
+    if not found:
+        found = _parse_resolv_conf(RESOLV_CONF)
+    if not found:
+        found = [("127.0.0.1", 53)]
+    return found[:MAX_SERVERS]
+
+
+def timeout_from_env(env=os.environ):
+    """$DKIMDNSTIMEOUT in seconds (float > 0), default 5."""
+    value = env.get("DKIMDNSTIMEOUT", "")
+    try:
+        t = float(value)
+    except ValueError:
+        return DEFAULT_TIMEOUT
+    if not t > 0 or t != t or t == float("inf"):
+        return DEFAULT_TIMEOUT
+    return min(t, 3600.0)
+
+
+# ---------------------------------------------------------------- wire format
+
+def encode_name(name):
+    """Text name (str or bytes) -> DNS wire format. Non-ASCII -> A-labels."""
+    if isinstance(name, bytes):
+        try:
+            name = name.decode("ascii")
+        except UnicodeDecodeError:
+            try:
+                name = name.decode("utf-8")
+            except UnicodeDecodeError:
+                raise DnsNameError("name is not UTF-8")
+    name = name.rstrip(".") if name not in (".", "") else ""
+    wire = bytearray()
+    if name:
+        for label in name.split("."):
+            if not label:
+                raise DnsNameError("empty label in %r" % name)
+            if not label.isascii():
+                try:
+                    raw = label.encode("idna")
+                except UnicodeError as e:
+                    raise DnsNameError("cannot write %r as an A-label: %s" % (label, e))
+            else:
+                raw = label.encode("ascii")
+            if len(raw) > 63:
+                raise DnsNameError("label over 63 octets")
+            wire.append(len(raw))
+            wire += raw
+    wire.append(0)
+    if len(wire) > 255:
+        raise DnsNameError("name over 255 octets")
+    return bytes(wire)
+
+
+def build_query(qname_wire, qtype=TYPE_TXT, qid=None, edns=True):
+    qid = secrets.randbits(16) if qid is None else qid
+    # RD, and AD to ask for the AD bit in the answer (RFC 6840 section 5.7).
+    header = struct.pack("!HHHHHH", qid, FLAG_RD | FLAG_AD, 1, 0, 0, 1 if edns else 0)
+    msg = header + qname_wire + struct.pack("!HH", qtype, CLASS_IN)
+    if edns:
+        msg += b"\x00" + struct.pack("!HHIH", TYPE_OPT, EDNS_PAYLOAD, 0, 0)
+    return qid, msg
+
+
+class FormatError(ValueError):
+    pass
+
+
+def _read_name(msg, off):
+    """Decode a (possibly compressed) name at off -> (lowercase bytes, next off)."""
+    labels = []
+    jumped = False
+    end = None
+    hops = 0
+    total = 0
+    while True:
+        if off >= len(msg):
+            raise FormatError("name runs past the message")
+        n = msg[off]
+        if n & 0xC0 == 0xC0:
+            if off + 1 >= len(msg):
+                raise FormatError("truncated pointer")
+            ptr = ((n & 0x3F) << 8) | msg[off + 1]
+            if not jumped:
+                end = off + 2
+                jumped = True
+            hops += 1
+            if hops > 64 or ptr >= len(msg):
+                raise FormatError("bad compression pointer")
+            off = ptr
+            continue
+        if n & 0xC0:
+            raise FormatError("unknown label type")
+        off += 1
+        if n == 0:
+            break
+        if off + n > len(msg):
+            raise FormatError("label runs past the message")
+        labels.append(msg[off:off + n].lower())
+        total += n + 1
+        if total > 255:
+            raise FormatError("name too long")
+        off += n
+    return b".".join(labels), (end if jumped else off)
+
+
+def parse_response(msg, qid, qname_wire, qtype=TYPE_TXT):
+    """Parse a response -> (rcode, flags, answer RRs [(owner, type, rdata_off, rdata)])
+
+    Raises FormatError for anything that is not a well-formed answer to our
+    question (callers ignore such packets)."""
+    if len(msg) < 12:
+        raise FormatError("short message")
+    rid, flags, qd, an, ns, ar = struct.unpack("!HHHHHH", msg[:12])
+    if rid != qid or not flags & FLAG_QR:
+        raise FormatError("not our answer")
+    off = 12
+    qname = _wire_to_text(qname_wire)
+    if qd != 1:
+        if qd == 0 and flags & 0xF != RCODE_NOERROR:
+            return flags & 0xF, flags, []        # some servers drop the question
+        raise FormatError("question count %d" % qd)
+    name, off = _read_name(msg, off)
+    if off + 4 > len(msg):
+        raise FormatError("truncated question")
+    t, c = struct.unpack("!HH", msg[off:off + 4])
+    off += 4
+    if name != qname or t != qtype or c != CLASS_IN:
+        raise FormatError("answer to another question")
+    rrs = []
+    for _ in range(an):
+        owner, off = _read_name(msg, off)
+        if off + 10 > len(msg):
+            raise FormatError("truncated RR")
+        t, c, _ttl, rdlen = struct.unpack("!HHIH", msg[off:off + 10])
+        off += 10
+        if off + rdlen > len(msg):
+            raise FormatError("truncated RDATA")
+        if c == CLASS_IN:
+            rrs.append((owner, t, off, msg[off:off + rdlen]))
+        off += rdlen
+    return flags & 0xF, flags, rrs
+
+
+def _wire_to_text(wire):
+    labels, off = [], 0
+    while wire[off]:
+        n = wire[off]
+        labels.append(wire[off + 1:off + 1 + n].lower())
+        off += n + 1
+    return b".".join(labels)
+
+
+def _txt_strings(rdata):
+    out, off = [], 0
+    while off < len(rdata):
+        n = rdata[off]
+        if off + 1 + n > len(rdata):
+            raise FormatError("TXT string runs past RDATA")
+        out.append(rdata[off + 1:off + 1 + n])
+        off += 1 + n
+    return out
+
+
+def _collect(msg, qname_wire, rrs):
+    """Follow CNAMEs from the question name; -> (list of TXT string lists)."""
+    names = {_wire_to_text(qname_wire)}
+    for _ in range(MAX_CNAME_CHAIN):
+        added = False
+        for owner, t, off, rdata in rrs:
+            if t == TYPE_CNAME and owner in names:
+                target, _ = _read_name(msg, off)
+                if target not in names:
+                    names.add(target)
+                    added = True
+        if not added:
+            break
+    return [_txt_strings(rdata) for owner, t, off, rdata in rrs
+            if t == TYPE_TXT and owner in names]
+
+
+# ---------------------------------------------------------------- transport
+
+def _family(ip):
+    return socket.AF_INET6 if ":" in ip else socket.AF_INET
+
+
+def _udp(server, query, qid, qname_wire, timeout):
+    """-> (rcode, flags, raw message, rrs). Raises OSError/TimeoutError."""
+    deadline = time.monotonic() + timeout
+    with socket.socket(_family(server[0]), socket.SOCK_DGRAM) as s:
+        s.setblocking(False)
+        s.connect(server)
+        s.send(query)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("timeout")
+            r, _, _ = select.select([s], [], [], left)
+            if not r:
+                raise TimeoutError("timeout")
+            try:
+                msg = s.recv(65535)
+            except BlockingIOError:
+                continue
+            try:
+                rcode, flags, rrs = parse_response(msg, qid, qname_wire)
+            except FormatError:
+                continue        # spoofed, stale or garbled: keep waiting
+            return rcode, flags, msg, rrs
+
+
+def _recv_exact(s, n, deadline):
+    buf = bytearray()
+    while len(buf) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timeout")
+        s.settimeout(left)
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise OSError(errno.ECONNRESET, "connection closed by server")
+        buf += chunk
+    return bytes(buf)
+
+
+def _tcp(server, query, qid, qname_wire, timeout):
+    deadline = time.monotonic() + timeout
+    with socket.socket(_family(server[0]), socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(server)
+        s.settimeout(max(deadline - time.monotonic(), 0.001))
+        s.sendall(struct.pack("!H", len(query)) + query)
+        (n,) = struct.unpack("!H", _recv_exact(s, 2, deadline))
+        msg = _recv_exact(s, n, deadline)
+    try:
+        rcode, flags, rrs = parse_response(msg, qid, qname_wire)
+    except FormatError as e:
+        raise OSError(errno.EPROTO, "bad answer over TCP: %s" % e)
+    return rcode, flags, msg, rrs
+
+
+def _ask(server, qname_wire, timeout):
+    """One exchange with one server (UDP, TCP when truncated, no EDNS after
+    FORMERR). -> (rcode, flags, msg, rrs)."""
+    deadline = time.monotonic() + timeout
+    edns = True
+    while True:
+        qid, query = build_query(qname_wire, edns=edns)
+        rcode, flags, msg, rrs = _udp(server, query, qid, qname_wire,
+                                      deadline - time.monotonic())
+        if flags & FLAG_TC:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("timeout")
+            rcode, flags, msg, rrs = _tcp(server, query, qid, qname_wire, left)
+        if rcode == RCODE_FORMERR and edns:
+            edns = False        # an old server that does not know EDNS0
+            continue
+        return rcode, flags, msg, rrs
+
+
+def _fmt(server):
+    ip, port = server
+    return ("[%s]:%d" if ":" in ip else "%s:%d") % (ip, port)
+
+
+def lookup_txt(name, env=os.environ, timeout=None, deadline=None, server_list=None):
+    """Look up the TXT records at `name` (str or bytes). Never raises for
+    DNS trouble: every outcome is a TxtAnswer (see the module docstring)."""
+    if timeout is None:
+        timeout = timeout_from_env(env)
+    try:
+        qname_wire = encode_name(name)
+    except DnsNameError as e:
+        return TxtAnswer("nxdomain", error="invalid name: %s" % e)
+    now = time.monotonic()
+    end = now + timeout
+    if deadline is not None:
+        end = min(end, deadline)
+    if end <= now:
+        return TxtAnswer("temp", error="DNS time budget exhausted")
+    srv = list(server_list) if server_list is not None else servers(env)
+    attempts = [s for _ in range(2) for s in srv]
+    failed = set()
+    errors = []
+    while attempts:
+        server = attempts.pop(0)
+        if server in failed:
+            continue
+        now = time.monotonic()
+        left = end - now
+        if left <= 0:
+            break
+        remaining = 1 + sum(1 for s in attempts if s not in failed)
+        slice_ = max(left / remaining, min(left, 0.2))
+        try:
+            rcode, flags, msg, rrs = _ask(server, qname_wire, slice_)
+        except TimeoutError:
+            errors.append("%s: timeout" % _fmt(server))
+            continue
+        except OSError as e:
+            errors.append("%s: %s" % (_fmt(server), e.strerror or e))
+            failed.add(server)
+            continue
+        except FormatError as e:
+            errors.append("%s: %s" % (_fmt(server), e))
+            failed.add(server)
+            continue
+        secure = bool(flags & FLAG_AD)
+        if rcode == RCODE_NXDOMAIN:
+            return TxtAnswer("nxdomain", secure=secure, error="NXDOMAIN",
+                             server=_fmt(server))
+        if rcode != RCODE_NOERROR:
+            errors.append("%s: %s" % (_fmt(server), RCODE_NAMES.get(rcode, "rcode %d" % rcode)))
+            failed.add(server)
+            continue
+        try:
+            txts = _collect(msg, qname_wire, rrs)
+        except FormatError as e:
+            errors.append("%s: %s" % (_fmt(server), e))
+            failed.add(server)
+            continue
+        ans = TxtAnswer("ok", secure=secure, server=_fmt(server))
+        for strings in txts:
+            joined = b"".join(strings)
+            if len(joined) > MAX_TXT_OCTETS or len(ans.records) >= MAX_TXT_RECORDS:
+                ans.oversize = True
+                continue
+            ans.records.append(joined)
+            ans.strings.append(strings)
+        if not ans.records:
+            ans.status = "nodata"
+            ans.error = ("TXT record over %d octets ignored" % MAX_TXT_OCTETS
+                         if ans.oversize else "no TXT record")
+        return ans
+    if not errors:
+        errors.append("DNS time budget exhausted")
+    return TxtAnswer("temp", error="; ".join(errors[-4:]))

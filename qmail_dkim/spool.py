@@ -1,0 +1,111 @@
+"""Spooling fd 0 to $TMPDIR (contract section 1).
+
+The message goes to an unlinked file created O_EXCL, mode 0600, in exactly
+$TMPDIR (default /tmp): if it cannot be created or written there the run
+ends with 53 -- no silent fallback. Only the header block stays in memory
+(at most HEADER_MAX octets; what follows is body).
+"""
+import os
+
+from qmail_dkim import exits
+from qmail_dkim.exits import QmailDkimExit
+from qmail_dkim.message import parse_header
+
+HEADER_MAX = 1 << 20      # header octets kept in memory and parsed
+CHUNK = 1 << 16
+
+
+def _create(tmpdir):
+    import secrets
+    path = os.path.join(tmpdir, "qmail-dkim.%d.%s" % (os.getpid(), secrets.token_hex(6)))
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as e:
+        raise QmailDkimExit(exits.WRITE_ERROR, "cannot create spool file in %s: %s" % (tmpdir, e.strerror))
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+    return fd
+
+
+def _write_all(fd, data, tmpdir):
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except OSError as e:
+            raise QmailDkimExit(exits.WRITE_ERROR, "cannot write spool file in %s: %s" % (tmpdir, e.strerror))
+        view = view[n:]
+
+
+class Spool:
+    """The message, on disk, with its header parsed."""
+
+    def __init__(self, fd, size, head, complete):
+        self.fd = fd
+        self.size = size
+        fields, body_offset = parse_header(head, complete=complete)
+        self.fields = fields
+        self.body_offset = body_offset
+        self.header = head[:body_offset]
+
+    @classmethod
+    def from_fd(cls, infd=0, tmpdir=None):
+        tmpdir = tmpdir or "/tmp"
+        fd = _create(tmpdir)
+        head = bytearray()
+        head_done = False
+        size = 0
+        while True:
+            try:
+                chunk = os.read(infd, CHUNK)
+            except OSError as e:
+                raise QmailDkimExit(exits.READ_ERROR, "cannot read message: %s" % e.strerror)
+            if not chunk:
+                break
+            _write_all(fd, chunk, tmpdir)
+            size += len(chunk)
+            if not head_done:
+                start = max(0, len(head) - 1)
+                head += chunk
+                if head[:1] == b"\n" or head.find(b"\n\n", start) >= 0 or len(head) >= HEADER_MAX:
+                    head_done = True
+                    del head[HEADER_MAX:]
+        complete = len(head) == size or head.find(b"\n\n") >= 0 or head[:1] == b"\n"
+        return cls(fd, size, bytes(head), complete)
+
+    @classmethod
+    def from_bytes(cls, data, tmpdir=None):
+        """For tests and tools: spool a message held in memory."""
+        r, w = os.pipe()
+        import threading
+        t = threading.Thread(target=lambda: (os.write(w, data) if len(data) < 65536 else _write_all(w, data, ""), os.close(w)))
+        t.start()
+        try:
+            return cls.from_fd(r, tmpdir)
+        finally:
+            t.join()
+            os.close(r)
+
+    def pread(self, offset, length):
+        return os.pread(self.fd, length, offset)
+
+    def chunks(self, start=0, end=None, size=CHUNK):
+        end = self.size if end is None else end
+        pos = start
+        while pos < end:
+            data = os.pread(self.fd, min(size, end - pos), pos)
+            if not data:
+                raise QmailDkimExit(exits.READ_ERROR, "spool file shrank")
+            pos += len(data)
+            yield data
+
+    def body_chunks(self, size=CHUNK):
+        return self.chunks(self.body_offset, None, size)
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
