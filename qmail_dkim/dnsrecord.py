@@ -10,8 +10,9 @@ Three renderings of the same TXT record (RFC 6376 section 3.6.1):
 * a tinydns-data generic line `:fqdn:16:rdata:ttl`, rdata being the wire form
   (length octet + octets per character-string) with octal escapes.
 
-The split rule (`split_strings`): the tags before p= go in the first string
-(when they fit), then p= and its base64 in pieces of 255 octets. A verifier
+The split rule (`split_strings`): a value of at most 255 octets is one string;
+a longer one has the tags before p= in the first string (when they fit), then
+p= and its base64 in pieces of 255 octets. A verifier
 concatenates the strings of one record without separators (RFC 6376 3.6.2.2),
 so any split is equivalent; this one keeps the short tags readable.
 """
@@ -66,6 +67,8 @@ def split_strings(value, limit=MAX_STRING):
         value = value.encode("ascii")
     if limit < 1:
         raise ValueError("limit must be positive")
+    if len(value) <= limit:
+        return [value]
     out = []
     i = value.find(b"p=")
     # Only a p= that starts a tag (start of value or after ';' and spaces).

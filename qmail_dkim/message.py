@@ -16,14 +16,14 @@ CR CR LF).
 """
 import re
 
-_NAME = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
+_NAME = re.compile(rb"([\x21-\x39\x3b-\x7e]+[ \t]*):")
 
 
 class HeaderField:
     __slots__ = ("name", "raw", "start", "end", "colon")
 
     def __init__(self, name, raw, start, colon):
-        self.name = name          # bytes as written, without the colon
+        self.name = name          # bytes before the colon, as written (simple canonicalization needs them exact)
         self.raw = raw            # the whole field, LF line ends, incl. final LF
         self.start = start        # offset of the field in the message
         self.end = start + len(raw)
@@ -31,7 +31,7 @@ class HeaderField:
 
     @property
     def lname(self):
-        return self.name.lower()
+        return self.name.rstrip(b" \t").lower()
 
     @property
     def value(self):

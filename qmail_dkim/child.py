@@ -1,0 +1,134 @@
+"""Running the queue program (contract section 1, "The child").
+
+`qmail-dkim [prog [args...]]` runs prog; otherwise $DKIMQUEUE, otherwise
+$QUEUEPROG, otherwise bin/qmail-queue (relative to $QMAILHOME). Exec'd
+directly -- never through a shell, values are never split or interpreted.
+The child reads on fd 0 our new header lines followed by the message
+(less the `drop` ranges); fd 1 is inherited (the envelope) unless we had to
+read the envelope, in which case the child gets an unlinked copy of exactly
+the same bytes.
+"""
+import os
+import signal
+import sys
+
+from qmail_dkim import exits
+from qmail_dkim.exits import QmailDkimExit
+
+DEFAULT_QUEUE = "bin/qmail-queue"
+current_pid = None        # the running child, for the DEATH alarm
+
+
+def queue_argv(args, env):
+    if args:
+        return list(args)
+    for var in ("DKIMQUEUE", "QUEUEPROG"):
+        if env.get(var):
+            return [env[var]]
+    return [DEFAULT_QUEUE]
+
+
+def _which(prog, env):
+    if "/" in prog:
+        return prog
+    for d in (env.get("PATH") or "/bin:/usr/bin").split(":"):
+        cand = os.path.join(d or ".", prog)
+        if os.access(cand, os.X_OK) and not os.path.isdir(cand):
+            return cand
+    return prog
+
+
+def is_self(path, me=None):
+    """Would this program be qmail-dkim itself (same file, after symlinks)?"""
+    me = me or sys.argv[0]
+    try:
+        a = os.stat(path)
+        b = os.stat(me)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _envelope_copy(envelope, tmpdir):
+    from qmail_dkim.spool import _create, _write_all
+    fd = _create(tmpdir)
+    _write_all(fd, envelope, tmpdir)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def run(argv, env, prepend, spool, drop=(), envelope=None, tmpdir="/tmp"):
+    """Run the queue program; return its exit status (or a contract code)."""
+    global current_pid
+    prog = _which(argv[0], env)
+    if is_self(prog):
+        raise QmailDkimExit(exits.CANNOT_RUN_CHILD,
+                            "queue program %s is qmail-dkim itself" % argv[0])
+    env_fd = _envelope_copy(envelope, tmpdir) if envelope is not None else None
+    try:
+        r, w = os.pipe()
+    except OSError as e:
+        raise QmailDkimExit(exits.NO_PIPE, "cannot create a pipe: %s" % e.strerror)
+    try:
+        pid = os.fork()
+    except OSError as e:
+        raise QmailDkimExit(exits.NO_FORK, "cannot fork: %s" % e.strerror)
+    if pid == 0:                                    # the child
+        try:
+            signal.alarm(0)
+            for s in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGALRM, signal.SIGTERM):
+                signal.signal(s, signal.SIG_DFL)
+            os.dup2(r, 0)
+            if env_fd is not None:
+                os.dup2(env_fd, 1)
+            os.execve(prog, [prog] + list(argv[1:]), env)
+        except BaseException as e:                  # noqa: B036 - must never return
+            try:
+                os.write(2, ("qmail-dkim: cannot run queue program %s: %s\n"
+                             % (argv[0], getattr(e, "strerror", None) or e)).encode())
+            finally:
+                os._exit(exits.CANNOT_RUN_CHILD)
+    current_pid = pid
+    os.close(r)
+    if env_fd is not None:
+        os.close(env_fd)
+    broken = _feed(w, prepend, spool, drop)
+    try:
+        os.close(w)
+    except OSError:
+        pass
+    _, status = os.waitpid(pid, 0)
+    current_pid = None
+    if os.WIFSIGNALED(status):
+        raise QmailDkimExit(exits.CHILD_CRASHED, "queue program %s killed by signal %d"
+                            % (argv[0], os.WTERMSIG(status)))
+    code = os.WEXITSTATUS(status)
+    if broken and code == 0:
+        # The child said "queued" without reading the whole message: we cannot
+        # know what it queued. Temporary failure, so the sender retries.
+        raise QmailDkimExit(exits.WRITE_ERROR, "queue program %s exited 0 before reading the whole message" % argv[0])
+    return code
+
+
+def _write(fd, data):
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _feed(w, prepend, spool, drop):
+    """Write prepend + message (less drop ranges). True if the pipe broke."""
+    try:
+        if prepend:
+            _write(w, prepend)
+        pos = 0
+        for start, end in list(drop) + [(spool.size, spool.size)]:
+            for chunk in spool.chunks(pos, start):
+                _write(w, chunk)
+            pos = end
+    except BrokenPipeError:
+        return True
+    except OSError as e:
+        raise QmailDkimExit(exits.WRITE_ERROR, "cannot write to queue program: %s" % e.strerror)
+    return False

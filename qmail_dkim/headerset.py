@@ -1,0 +1,34 @@
+"""Which header fields are signed (contract section 3). Pure.
+
+Every field present, in message order, each occurrence, except X-*,
+Received, Return-Path, Authentication-Results, DKIM-Signature, DKIM-Status
+and the colon-separated names in EXCLUDE_DKIMSIGN. From is always signed.
+Fields whose names cannot be written into h= (';', '=' or non-ASCII in the
+name) are left out too.
+"""
+import re
+
+ALWAYS_EXCLUDED = frozenset([b"received", b"return-path", b"authentication-results",
+                             b"dkim-signature", b"dkim-status"])
+_H_NAME = re.compile(rb"^[\x21-\x39\x3c\x3e-\x7e]+$")   # no ':' ';' '='
+
+
+def excluded_names(exclude_env):
+    names = set(ALWAYS_EXCLUDED)
+    for name in (exclude_env or "").split(":"):
+        name = name.strip().lower()
+        if name:
+            names.add(name.encode("ascii", "replace"))
+    names.discard(b"from")
+    return names
+
+
+def select(fields, exclude_env=None):
+    """Lowercase names for h=, one per signed occurrence, in message order."""
+    skip = excluded_names(exclude_env)
+    out = []
+    for f in fields:
+        n = f.lname
+        if n == b"from" or (n not in skip and not n.startswith(b"x-") and _H_NAME.match(n)):
+            out.append(n)
+    return out

@@ -1,0 +1,147 @@
+"""qmail-dkim: the thin shell around the pure core (see qmail-dkim(8)).
+
+fd 0 message, fd 1 envelope, fd 2 log; exit codes are the interface
+(exits.py). Order of work: DEATH alarm, chdir $QMAILHOME, choose the mode,
+spool the message to $TMPDIR, sign or verify, run the queue program, log one
+line, exit with the child's status or a contract code.
+"""
+import os
+import signal
+import sys
+
+from qmail_dkim import child, exits, logline, mode as modes
+from qmail_dkim.exits import QmailDkimExit
+
+
+class _Death(BaseException):
+    pass
+
+
+def _on_alarm(signum, frame):
+    raise _Death()
+
+
+def _kill_child():
+    pid = child.current_pid
+    if pid:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except OSError:
+            pass
+        child.current_pid = None
+
+
+def _emit(fd, text):
+    try:
+        os.write(fd, (text + "\n").encode("utf-8", "replace"))
+    except OSError:
+        pass
+
+
+def _where(exc):
+    tb = exc.__traceback__
+    while tb and tb.tb_next:
+        tb = tb.tb_next
+    if tb is None:
+        return "?"
+    return "%s:%d" % (os.path.basename(tb.tb_frame.f_code.co_filename), tb.tb_lineno)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    env = os.environ
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    signal.signal(signal.SIGALRM, _on_alarm)
+    try:
+        death = int(env.get("DEATH") or 86400)
+    except ValueError:
+        death = 86400
+    signal.alarm(max(death, 1))
+
+    mode = "sign"
+    log = []
+    spool = None
+    code = exits.INTERNAL_BUG
+    error_text = None
+    try:
+        try:
+            os.chdir(env.get("QMAILHOME") or "/var/qmail")
+        except OSError as e:
+            raise QmailDkimExit(exits.NO_CHDIR, "cannot change to QMAILHOME %s: %s"
+                                % (env.get("QMAILHOME") or "/var/qmail", e.strerror))
+        mode, arg = modes.select(env)
+        tmpdir = env.get("TMPDIR") or "/tmp"
+        from qmail_dkim.spool import Spool
+        spool = Spool.from_fd(0, tmpdir)
+        envelope = None
+        if mode == "sign":
+            from qmail_dkim import sign
+            cache = []
+
+            def read_env():
+                if not cache:
+                    from qmail_dkim import rcpts
+                    cache.append(rcpts.read_envelope(1))
+                return cache[0]
+            outcome = sign.run(env, spool, arg, read_env)
+            envelope = cache[0] if cache else None
+        else:
+            from qmail_dkim import verify
+            outcome = verify.run(env, spool)
+        log = list(outcome.log)
+        if outcome.exit_code is not None:
+            code = outcome.exit_code
+            error_text = outcome.error_text
+        else:
+            code = child.run(child.queue_argv(argv, env), env, outcome.prepend, spool,
+                             outcome.drop, envelope, tmpdir)
+    except QmailDkimExit as e:
+        _kill_child()
+        code = e.code
+        error_text = e.reason
+        log = _error_fields(mode, log, e.reason, e.fields)
+    except _Death:
+        _kill_child()
+        code = exits.TIMEOUT
+        error_text = "timeout after DEATH=%d seconds" % death
+        log = _error_fields(mode, log, error_text, {})
+    except MemoryError:
+        _kill_child()
+        code = exits.NO_MEMORY
+        log = _error_fields(mode, log, "out of memory", {})
+    except Exception as e:       # a bug of ours: temporary, never 0
+        _kill_child()
+        code = exits.INTERNAL_BUG
+        error_text = "internal bug"
+        log = _error_fields(mode, log, "internal bug: %s: %s at %s"
+                            % (type(e).__name__, str(e)[:200], _where(e)), {})
+    finally:
+        signal.alarm(0)
+        if spool is not None:
+            spool.close()
+    custom = "DKIMCUSTOMERROR" in env and code in exits.TEXTS
+    log.append(("exit", exits.CUSTOM_ERROR if custom else code))
+    _emit(2, logline.format_line(mode, log))
+    if custom:
+        try:
+            fd = int(env.get("ERROR_FD") or 2)
+        except ValueError:
+            fd = 2
+        _emit(fd, exits.custom_error_text(code, error_text))
+        return exits.CUSTOM_ERROR
+    return code
+
+
+def _error_fields(mode, log, reason, fields):
+    keys = {k for k, _ in log}
+    out = list(log)
+    if mode == "sign" and "result" not in keys:
+        out.insert(0, ("result", "error"))
+    if mode == "verify" and "status" not in keys:
+        out.insert(0, ("status", "error"))
+    out.append(("reason", reason))
+    for k, v in fields.items():
+        out.append((k, v))
+    return out

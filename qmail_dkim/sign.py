@@ -1,0 +1,193 @@
+"""Sign mode: from a spooled message to DKIM-Signature lines (contract 3).
+
+plan() decides (domain, key path, options) without signing, so that
+qmail-dkim-check runs the very same resolution; run() signs.
+"""
+import os
+import time
+
+from qmail_dkim import dkimkeys, domainname, exits, fromaddr, headerset, keypath, signopts
+from qmail_dkim.exits import QmailDkimExit
+from qmail_dkim.outcome import Outcome
+
+
+class Unsigned(Exception):
+    """The message goes through unsigned; the reason is logged."""
+
+    def __init__(self, reason, **fields):
+        super().__init__(reason)
+        self.reason = reason
+        self.fields = fields
+
+
+class Plan:
+    """Everything decided before the key is read."""
+
+    def __init__(self):
+        self.from_domain = None
+        self.domain = None          # the domain the key is looked up for
+        self.env = None             # env after control/dkimkeys variables
+        self.template = None
+        self.dkimkeys_rule = None   # (keypath, vars) if control/dkimkeys chose
+        self.options = None
+        self.resolution = None      # keypath.Resolution
+        self.extra = None           # (Resolution, options) for DKIMSIGNEXTRA
+        self.extra_note = None      # why the extra signature is dropped
+        self.rcpt = None            # the DKIMSIGNRCPTS match
+
+
+def control_path(env, name):
+    return os.path.join(env.get("CONTROLDIR") or "control", name)
+
+
+def read_dkimkeys(env):
+    path = control_path(env, "dkimkeys")
+    try:
+        with open(path, "r", encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return []
+    except OSError as e:
+        raise QmailDkimExit(exits.CONFIG_ERROR, "cannot read %s: %s (uid=%d gid=%d)"
+                            % (path, e.strerror, os.getuid(), os.getgid()))
+    try:
+        return dkimkeys.parse(text, path)
+    except dkimkeys.DkimKeysError as e:
+        raise QmailDkimExit(exits.CONFIG_ERROR, str(e))
+
+
+def parse_options(env, var):
+    try:
+        return signopts.parse(env.get(var, ""), env.get("DKIMIDENTITY"), env.get("DKIMEXPIRE"))
+    except signopts.OptionError as e:
+        raise QmailDkimExit(exits.CONFIG_ERROR, str(e))
+
+
+def plan(env, fields, template, envelope=None, exists=keypath.file_exists):
+    """Decide; raises Unsigned or QmailDkimExit. `envelope` is a callable
+    returning the envelope bytes (read only when DKIMSIGNRCPTS is set)."""
+    p = Plan()
+    p.env = dict(env)
+    p.template = template
+    p.options = parse_options(p.env, "DKIMSIGNOPTIONS")
+
+    p.from_domain, reason = fromaddr.from_domain(fields)
+    if reason == "no From: header":
+        raise Unsigned("no From: header")
+    if "DKIMDOMAIN" in env and env["DKIMDOMAIN"]:
+        over = env["DKIMDOMAIN"].rsplit("@", 1)[-1]
+        p.domain = fromaddr.to_alabel(over)
+        if p.domain is None:
+            raise Unsigned("DKIMDOMAIN %r is not a valid domain" % env["DKIMDOMAIN"])
+    else:
+        if p.from_domain is None:
+            raise Unsigned(reason)
+        p.domain = p.from_domain
+    bad = domainname.check(p.domain)
+    if bad:
+        raise Unsigned("%s: %r" % (bad, p.domain[:80]))
+
+    if "NODKIMKEYS" not in env:
+        rule = dkimkeys.match(read_dkimkeys(env), p.domain)
+        if rule:
+            p.dkimkeys_rule = rule
+            p.template = rule[0]
+            p.env.update(rule[1])
+            if rule[1]:
+                p.options = parse_options(p.env, "DKIMSIGNOPTIONS")
+
+    if "DKIMSIGNRCPTS" in p.env:
+        from qmail_dkim import rcpts
+        wanted = rcpts.parse_filter(p.env["DKIMSIGNRCPTS"])
+        p.rcpt = rcpts.matches(rcpts.recipients(envelope() if envelope else b""), wanted)
+        if p.rcpt is None:
+            raise Unsigned("no envelope recipient in DKIMSIGNRCPTS")
+
+    p.resolution = keypath.resolve(p.template, p.domain, exists)
+    if p.resolution.missing_fixed:
+        raise QmailDkimExit(exits.KEY_MISSING, "key file %s does not exist" % p.template,
+                            key=p.template)
+    if p.resolution.path is None:
+        raise Unsigned("no key for %s" % p.domain, tried=p.resolution.tried)
+
+    if p.env.get("DKIMSIGNEXTRA"):
+        extra_opts = parse_options(p.env, "DKIMSIGNOPTIONSEXTRA")
+        res = keypath.resolve(p.env["DKIMSIGNEXTRA"], p.domain, exists)
+        if res.missing_fixed:
+            raise QmailDkimExit(exits.KEY_MISSING, "key file %s does not exist" % res.tried[0],
+                                key=res.tried[0])
+        if res.path is None:
+            p.extra_note = "no extra key for %s (tried %s)" % (p.domain, ",".join(res.tried))
+        else:
+            p.extra = (res, extra_opts)
+    return p
+
+
+def _load(path, opts):
+    from qmail_dkim import keyfile
+    try:
+        key = keyfile.load_private_key(path)
+    except keyfile.KeyFileError as e:
+        raise QmailDkimExit(exits.CONFIG_ERROR, "cannot use key %s" % e, key=path)
+    if opts.algorithm and opts.algorithm != key.kind:
+        raise QmailDkimExit(exits.CONFIG_ERROR, "-z asks for %s but %s is an %s key"
+                            % (opts.algorithm, path, key.kind), key=path)
+    return key
+
+
+def _check_identity(opts, domain):
+    if opts.identity:
+        bad = signopts.check_identity(opts.identity, domain)
+        if bad:
+            raise QmailDkimExit(exits.CONFIG_ERROR, bad)
+
+
+def run(env, spool, template, envelope=None):
+    """Sign mode for one message -> Outcome (exit_code None: queue it)."""
+    try:
+        p = plan(env, spool.fields, template, envelope)
+    except Unsigned as u:
+        log = [("result", "unsigned"), ("reason", u.reason)]
+        if "tried" in u.fields:
+            log.append(("tried", u.fields["tried"]))
+        return Outcome(log=log)
+
+    from qmail_dkim import bodyhash, signer
+    jobs = [(p.resolution, p.options)]
+    if p.extra:
+        jobs.append(p.extra)
+    keys = []
+    warnings = []
+    for res, opts in jobs:
+        _check_identity(opts, res.domain)
+        key = _load(res.path, opts)
+        if key.world_readable:
+            warnings.append("key %s is world-readable" % res.path)
+        warnings.extend(opts.warnings)
+        keys.append(key)
+
+    include = headerset.select(spool.fields, p.env.get("EXCLUDE_DKIMSIGN"))
+    hashers = {}
+    for res, opts in jobs:
+        hashers.setdefault(opts.canon[1], bodyhash.BodyHasher(opts.canon[1], "sha256"))
+    bodyhash.hash_bodies(spool, list(hashers.values()))
+
+    now = int(time.time())
+    lines = []
+    for (res, opts), key in zip(jobs, keys):
+        bh = hashers[opts.canon[1]]
+        lines.append(signer.make_signature(
+            spool.fields, key, res.domain, res.selector, opts, include,
+            bh.digest(), bh.length, now))
+    log = [("result", "signed"),
+           ("d", [r.domain for r, _ in jobs]),
+           ("s", [r.selector for r, _ in jobs]),
+           ("a", [k.algorithm.decode() for k in keys]),
+           ("key", [r.path for r, _ in jobs])]
+    if p.rcpt:
+        log.append(("rcpt", p.rcpt))
+    if p.extra_note:
+        warnings.append(p.extra_note)
+    if warnings:
+        log.append(("warning", "; ".join(warnings)))
+    return Outcome(prepend=b"".join(lines), log=log)

@@ -1,0 +1,114 @@
+"""Building one DKIM-Signature header (RFC 6376 3.5, RFC 8463).
+
+dkimpy's DKIM.sign() always writes i=, q= and t=, cannot write x= or z=,
+and folds with CRLF + space; qmail-dkim's tag set is different (contract
+section 3) and its header lines are folded with LF + TAB. So we assemble the
+tag list here and use dkimpy's pieces for the rest: header canonicalization
+(CanonicalizationPolicy), header hashing (hash_headers, which also removes
+b= from the signature header), and RSA signing (via keyfile).
+"""
+import base64
+import hashlib
+
+from qmail_dkim.dkimlib import dkim
+
+NAME = b"DKIM-Signature"
+WIDTH = 78
+
+
+def _qp(value):
+    """dkim-quoted-printable for z= (RFC 6376 2.11), '|' encoded too."""
+    out = bytearray()
+    for c in value:
+        if 0x21 <= c <= 0x3A or c == 0x3C or (0x3E <= c <= 0x7E and c != 0x7C):
+            out.append(c)
+        else:
+            out += b"=%02X" % c
+    return bytes(out)
+
+
+def _atoms(tag, value):
+    """Split a tag=value into pieces that may be separated by FWS."""
+    if tag == b"h":
+        names = value.split(b":")
+        return [b"h=" + names[0]] + [b":" + n for n in names[1:]]
+    if tag == b"z":
+        items = value.split(b"|")
+        return [b"z=" + items[0] + (b"|" if len(items) > 1 else b"")] + \
+               [it + (b"|" if i < len(items) - 2 else b"") for i, it in enumerate(items[1:])]
+    if tag == b"bh":
+        return [b"bh=" + value[:40]] + [value[i:i + 64] for i in range(40, len(value), 64)]
+    if tag == b"b":
+        # "b=" alone first: the line breaks before the value must be the same
+        # with and without the value (simple canonicalization hashes them).
+        return [b"b="] + [value[i:i + 64] for i in range(0, len(value), 64)]
+    return [tag + b"=" + value]
+
+
+def fold(tags, linesep=b"\n"):
+    """Header value (after 'DKIM-Signature:') folded at WIDTH, tags '; '-separated."""
+    out = bytearray()
+    col = len(NAME) + 1
+    for n, (tag, value) in enumerate(tags):
+        for k, atom in enumerate(_atoms(tag, value)):
+            sep = b" " if k == 0 else b""
+            if n and k == 0:
+                out += b";"
+                col += 1
+            if (tag == b"b" and k == 0) or (col + len(sep) + len(atom) > WIDTH and col > 1 and (n or k)):
+                out += linesep + b"\t"
+                col = 1
+            elif sep:
+                out += sep
+                col += 1
+            out += atom
+            col += len(atom)
+    return bytes(out)
+
+
+def copied_headers(fields, include):
+    """The z= value: each signed field, name:qp(value), '|'-separated."""
+    wanted = set(include)
+    items = []
+    for f in fields:
+        if f.lname in wanted:
+            value = f.value.replace(b"\r\n", b"").replace(b"\n", b"").strip()
+            items.append(f.lname + b":" + _qp(value))
+    return b"|".join(items)
+
+
+def make_signature(fields, key, domain, selector, opts, include, body_hash,
+                   body_length, now):
+    """Return the DKIM-Signature header line(s), LF line ends, folded LF+TAB."""
+    head_c, body_c = opts.canon
+    tags = [(b"v", b"1"), (b"a", key.algorithm),
+            (b"c", ("%s/%s" % (head_c, body_c)).encode()),
+            (b"d", domain.encode("ascii")), (b"s", selector.encode("ascii", "replace"))]
+    if opts.qtag:
+        tags.append((b"q", b"dns/txt"))
+    if opts.identity:
+        tags.append((b"i", opts.identity.encode("utf-8")))
+    if opts.ttag:
+        tags.append((b"t", b"%d" % now))
+    if opts.expire is not None:
+        tags.append((b"x", b"%d" % (now + opts.expire)))
+    if opts.length:
+        tags.append((b"l", b"%d" % body_length))
+    tags.append((b"h", b":".join(include)))
+    if opts.ztag:
+        tags.append((b"z", copied_headers(fields, include)))
+    tags.append((b"bh", base64.b64encode(body_hash)))
+    tags.append((b"b", b""))
+
+    unsigned_value = fold(tags, b"\r\n")
+    policy = dkim.canonicalization.CanonicalizationPolicy.from_c_value(
+        ("%s/%s" % (head_c, body_c)).encode())
+    headers = policy.canonicalize_headers([(f.name, f.crlf_value()) for f in fields])
+    h = hashlib.sha256()
+    dkim.hash_headers(h, policy, headers, list(include), (NAME, unsigned_value), None)
+    if key.kind == "rsa":
+        sig = key.sign_rsa(h)
+    else:
+        sig = key.sign_ed25519(h.digest())
+    tags[-1] = (b"b", base64.b64encode(sig))
+    return NAME + b":" + fold(tags, b"\n") + b"\n"

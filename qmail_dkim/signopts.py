@@ -1,0 +1,98 @@
+"""DKIMSIGNOPTIONS, getopt style (contract section 3, "Options"). Pure.
+
+    -c r|s|t|u   canonicalization relaxed/relaxed, simple/simple,
+                 relaxed/simple, simple/relaxed (default r)
+    -l           add l=          -q  add q=dns/txt
+    -t           add t=          -h  add z= (copied header fields)
+    -i identity  add i=          -x seconds|-  x= now+seconds, '-': no x=
+    -z 1|2|3|4   2 rsa-sha256, 4 ed25519-sha256; 1 and 3 (sha1) are refused
+                 by RFC 8301: rsa-sha256 is used and a warning logged
+    -b n         obsolete (DomainKeys), ignored
+DKIMIDENTITY overrides -i; DKIMEXPIRE overrides -x (empty: no x=).
+"""
+import getopt
+
+DEFAULT_EXPIRE = 604800          # one week
+CANON = {"r": ("relaxed", "relaxed"), "s": ("simple", "simple"),
+         "t": ("relaxed", "simple"), "u": ("simple", "relaxed")}
+
+
+class OptionError(ValueError):
+    pass
+
+
+class SignOptions:
+    def __init__(self):
+        self.canon = CANON["r"]
+        self.length = False
+        self.qtag = False
+        self.ttag = False
+        self.ztag = False
+        self.identity = None
+        self.expire = DEFAULT_EXPIRE     # None: no x=
+        self.algorithm = None            # None: follow the key; else "rsa" / "ed25519"
+        self.warnings = []
+
+
+def parse(text, identity_env=None, expire_env=None):
+    """Parse an options string; raises OptionError with a one-line reason."""
+    o = SignOptions()
+    try:
+        opts, rest = getopt.getopt((text or "").split(), "c:lqthi:x:z:b:")
+    except getopt.GetoptError as e:
+        raise OptionError("DKIMSIGNOPTIONS: %s" % e.msg)
+    if rest:
+        raise OptionError("DKIMSIGNOPTIONS: unexpected argument %r" % rest[0])
+    for opt, val in opts:
+        if opt == "-c":
+            if val not in CANON:
+                raise OptionError("DKIMSIGNOPTIONS: -c must be r, s, t or u, not %r" % val)
+            o.canon = CANON[val]
+        elif opt == "-l":
+            o.length = True
+        elif opt == "-q":
+            o.qtag = True
+        elif opt == "-t":
+            o.ttag = True
+        elif opt == "-h":
+            o.ztag = True
+        elif opt == "-i":
+            o.identity = val
+        elif opt == "-x":
+            o.expire = _expire(val, "-x")
+        elif opt == "-z":
+            if val in ("1", "3"):
+                o.warnings.append("-z %s (sha1) refused by RFC 8301, signing rsa-sha256" % val)
+                o.algorithm = "rsa"
+            elif val == "2":
+                o.algorithm = "rsa"
+            elif val == "4":
+                o.algorithm = "ed25519"
+            else:
+                raise OptionError("DKIMSIGNOPTIONS: -z must be 1, 2, 3 or 4, not %r" % val)
+        elif opt == "-b":
+            pass                        # DomainKeys, obsolete
+    if identity_env is not None:
+        o.identity = identity_env or None
+    if expire_env is not None:
+        o.expire = None if expire_env == "" else _expire(expire_env, "DKIMEXPIRE")
+    return o
+
+
+def _expire(val, what):
+    if val == "-":
+        return None
+    if not val.isdigit() or len(val) > 10:
+        raise OptionError("%s must be a number of seconds or '-', not %r" % (what, val))
+    return int(val)
+
+
+def check_identity(identity, domain):
+    """None if i= is an address in d= or a subdomain of it, else the reason."""
+    if "@" not in identity:
+        return "identity %r is not an address" % identity
+    dom = identity.rsplit("@", 1)[1].lower().rstrip(".")
+    domain = domain.lower()
+    if dom == domain or dom.endswith("." + domain):
+        return None
+    return "identity %r is not in the signing domain %s" % (identity, domain)
