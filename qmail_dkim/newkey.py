@@ -14,7 +14,7 @@ The private key's group is -g group, default "nofiles": the group qmail-smtpd
 (user qmaild) runs with on a standard qmail install, and so the group that
 qmail-dkim runs with when qmail-smtpd starts it as QMAILQUEUE.
 
-Exit codes: 0 done, 1 failure (file exists, cannot write, no such key), 2 usage.
+Exit codes: 0 done, 1 failure (file exists, cannot write, no such key), 64 usage.
 """
 import base64
 import getopt
@@ -401,7 +401,7 @@ def main(argv=None, env=None, out=None):
                        o["group"], o["group_explicit"], o["force"], o["testing"])
     except UsageError as e:
         sys.stderr.write("%s: %s\n%s" % (PROG, e, USAGE))
-        return 2
+        return 64
     except Failure as e:
         sys.stderr.write("%s: %s\n" % (PROG, e))
         return 1
