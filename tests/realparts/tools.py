@@ -112,3 +112,17 @@ def missing_tools(*names: str) -> list[str]:
 def require_tools_strict() -> bool:
     """True when QMAIL_DKIM_REQUIRE_TOOLS is set to a true value (CI)."""
     return os.environ.get("QMAIL_DKIM_REQUIRE_TOOLS", "") not in ("", "0", "no", "false")
+
+
+def require_tool(*names: str) -> list[str]:
+    """In a test: skip (or, with QMAIL_DKIM_REQUIRE_TOOLS=1, fail) unless every named
+    tool is present. Returns the tools' paths."""
+    import pytest
+    missing = missing_tools(*names)
+    if missing:
+        reason = "; ".join(missing)
+        if require_tools_strict():
+            pytest.fail(f"required tool missing (QMAIL_DKIM_REQUIRE_TOOLS is set): {reason}",
+                        pytrace=False)
+        pytest.skip(reason)
+    return [find_tool(n) for n in names]
