@@ -10,7 +10,9 @@ letters (section 4), checked in this order:
      k= not rsa/ed25519, s= not listing "email" or "*"
   N  p= empty (key revoked)
   R  p= not a key of type k= (bad base64, not an RSA public key, Ed25519 key
-     not 32 octets), RSA key shorter than 1024 bits (RFC 8301)
+     not 32 octets), RSA key shorter than 1024 bits (RFC 8301), RSA key over
+     16384 bits or with an even exponent or one over 64 bits (bounds on the
+     arithmetic a stranger's key record can make us do)
 
 The checks that depend on the signature (V: h=/k= against a=, M: g= against
 i=) are methods, used by the verifier in its own order.
@@ -27,6 +29,10 @@ import re
 from qmail_dkim.dkimlib import dkim
 
 MIN_RSA_BITS = 1024
+# Bounds against keys that cost minutes of arithmetic (pow with a huge
+# modulus and exponent): no real DKIM key comes near them.
+MAX_RSA_BITS = 16384
+MAX_RSA_EXPONENT_BITS = 64
 KNOWN_KEY_TYPES = (b"rsa", b"ed25519")
 # a= of a signature -> (key type, hash)
 SIG_ALGORITHMS = {
@@ -170,6 +176,9 @@ def parse_key_record(txt):
         rec.bits = mod.bit_length()
         if rec.bits < MIN_RSA_BITS:
             raise KeyRecordError("R", "RSA key is %d bits, less than %d" % (rec.bits, MIN_RSA_BITS))
+        if rec.bits > MAX_RSA_BITS or exp.bit_length() > MAX_RSA_EXPONENT_BITS or not exp & 1:
+            raise KeyRecordError("R", "RSA key out of bounds (%d bits, exponent %d bits)"
+                                 % (rec.bits, exp.bit_length()))
     else:
         if len(rec.key_bytes) != 32:
             raise KeyRecordError("R", "Ed25519 key p= is %d octets, not 32" % len(rec.key_bytes))

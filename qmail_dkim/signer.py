@@ -55,7 +55,8 @@ def fold(tags, linesep=b"\n"):
             if n and k == 0:
                 out += b";"
                 col += 1
-            if (tag == b"b" and k == 0) or (col + len(sep) + len(atom) > WIDTH and col > 1 and (n or k)):
+            # WIDTH - 1: leave room for the ";" that may follow the atom.
+            if (tag == b"b" and k == 0) or (col + len(sep) + len(atom) > WIDTH - 1 and col > 1 and (n or k)):
                 out += linesep + b"\t"
                 col = 1
             elif sep:

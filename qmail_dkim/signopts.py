@@ -59,7 +59,7 @@ def parse(text, identity_env=None, expire_env=None):
         elif opt == "-i":
             o.identity = val
         elif opt == "-x":
-            o.expire = _expire(val, "-x")
+            o.expire = _expire(val, "DKIMSIGNOPTIONS: -x")
         elif opt == "-z":
             if val in ("1", "3"):
                 o.warnings.append("-z %s (sha1) refused by RFC 8301, signing rsa-sha256" % val)

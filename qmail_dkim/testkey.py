@@ -44,7 +44,11 @@ usage: dkimtestkey -d domain -s selector [-k keyfile] [-v]
 """
 
 _PTAG = re.compile(rb"(?:^|;)[ \t\r\n]*p[ \t\r\n]*=", re.S)
-_PVALUE = re.compile(rb"(?:^|;)[ \t\r\n]*p[ \t\r\n]*=([^;]*)", re.S)
+_PVALUE = re.compile(rb"(?:^|;)[ \t\r\n\"]*p[ \t\r\n]*=([^;]*)", re.S)
+# p= again inside the p= value (strings are joined without separator, so
+# "p=AAA" "p=BBB" arrives as p=AAAp=BBB); '=' inside base64 is only padding
+# at the very end, so p= followed by more base64 cannot be part of the key.
+_INNER_P = re.compile(rb"p=(?=[ \t\r\n\"]*[A-Za-z0-9+/])")
 _ZONE_LINE = re.compile(rb"(\bIN[ \t]+TXT\b|\bTXT[ \t]+\(|_domainkey)", re.I)
 _QUOTED = re.compile(rb'"((?:[^"\\]|\\.)*)"', re.S)
 _B64CHARS = re.compile(rb"^[A-Za-z0-9+/=]+$")
@@ -113,15 +117,16 @@ def _paste_checks(rep, rec):
                     "with their quotes; a web panel wants the value on one line without "
                     "quotes" % where)
         intended = re.sub(rb'"[ \t\r\n]*"', b"", rec).replace(b'\\"', b"").replace(b'"', b"")
-    n = len(_PTAG.findall(rec))
+    base = intended if intended is not None else rec
+    pm = _PVALUE.search(base)
+    n = len(_PTAG.findall(base)) + (len(_INNER_P.findall(pm.group(1))) if pm else 0)
     if n > 1:
         rep.problem("p= appears %d times: the key was split in the wrong place and p= "
                     "repeated for each piece; only the first string starts with p=, the "
                     "others continue the base64" % n)
-        if intended is None:
-            first = _PTAG.search(rec)
-            head, rest = rec[:first.end()], rec[first.end():]
-            intended = head + _PTAG.sub(b"", rest)
+        first = _PTAG.search(base) or pm
+        head, rest = base[:first.end()], base[first.end():]
+        intended = head + _INNER_P.sub(b"", _PTAG.sub(b"", rest))
     pm = _PVALUE.search(intended if intended is not None else rec)
     if pm:
         p = pm.group(1)

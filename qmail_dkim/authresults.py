@@ -1,0 +1,156 @@
+"""Authentication-Results (RFC 8601) and DKIM-Status header fields, and
+finding the forged ones to remove (contract section 5).
+
+    Authentication-Results: mx.example.net;
+    	dkim=pass header.d=example.com header.s=sel header.a=rsa-sha256 header.b=AbCdEfGh
+
+The authserv-id is $DKIMAUTHSERVID, else the first line of control/me
+($CONTROLDIR, default "control", relative to $QMAILHOME), else the host name.
+Every incoming DKIM-Status field and every Authentication-Results field with
+our authserv-id (case-insensitive, folded or not, comments allowed before it)
+is removed before the message is passed on (RFC 8601 section 5).
+
+Written here: dkimpy has no RFC 8601 writer (the optional authres package is
+an extra dependency and import for two short lines).
+"""
+import errno
+import os
+import re
+import socket
+
+from qmail_dkim import exits
+from qmail_dkim.exits import QmailDkimExit
+
+# RFC 2045 token: printable ASCII except SPACE and tspecials.
+_TOKEN = re.compile(rb'^[!#$%&\'*+\-.0-9A-Z^_`a-z{|}~]+$')
+
+
+def authserv_id(env):
+    value = env.get("DKIMAUTHSERVID", "").strip()
+    if not value:
+        path = os.path.join(env.get("CONTROLDIR") or "control", "me")
+        try:
+            with open(path, "rb") as f:
+                value = f.readline(1024).decode("utf-8", "replace").strip()
+        except OSError as e:
+            if e.errno not in (errno.ENOENT, errno.ENOTDIR):
+                raise QmailDkimExit(exits.CONFIG_ERROR, "cannot read %s: %s" % (path, e.strerror),
+                                    file=path)
+            value = ""
+    if not value:
+        value = socket.gethostname() or "localhost"
+    value = value.split()[0] if value.split() else "localhost"
+    return value
+
+
+def _ascii(value):
+    """bytes/str from the message -> printable ASCII (U-labels to A-labels
+    where possible, anything else unprintable as '?')."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if not value.isascii():
+        try:
+            value = value.encode("idna").decode("ascii")
+        except UnicodeError:
+            pass
+    return "".join(c if " " <= c <= "~" else "?" for c in value)
+
+
+def pvalue(value):
+    """A property value: token as is, otherwise a quoted-string."""
+    v = _ascii(value)
+    if v and _TOKEN.match(v.encode()):
+        return v
+    return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def result_spec(result, d=None, s=None, a=None, b=None, reason=None):
+    parts = ["dkim=" + result]
+    if reason:
+        parts.append("reason=" + pvalue(reason))
+    for name, value in (("header.d", d), ("header.s", s), ("header.a", a), ("header.b", b)):
+        if value:
+            parts.append("%s=%s" % (name, pvalue(value)))
+    return " ".join(parts)
+
+
+def header(servid, specs):
+    """The whole Authentication-Results field (bytes, LF, folded LF+TAB)."""
+    if not specs:
+        specs = ["dkim=none"]
+    text = "Authentication-Results: " + pvalue(servid) + ";\n\t" + ";\n\t".join(specs) + "\n"
+    return text.encode("ascii")
+
+
+def dkim_status_header(text):
+    return ("DKIM-Status: " + text + "\n").encode("ascii")
+
+
+# --------------------------------------------------------------- removal
+
+def _skip_cfws(s, i):
+    n = len(s)
+    while i < n:
+        c = s[i:i + 1]
+        if c in (b" ", b"\t", b"\r", b"\n"):
+            i += 1
+        elif c == b"(":
+            depth = 0
+            while i < n:
+                c = s[i:i + 1]
+                if c == b"\\":
+                    i += 2
+                    continue
+                if c == b"(":
+                    depth += 1
+                elif c == b")":
+                    depth -= 1
+                    if depth == 0:
+                        i += 1
+                        break
+                i += 1
+        else:
+            break
+    return i
+
+
+def field_authserv_id(value):
+    """The authserv-id of an Authentication-Results value (bytes), lowercased
+    str, or None if there is none."""
+    i = _skip_cfws(value, 0)
+    if value[i:i + 1] == b'"':
+        out = bytearray()
+        i += 1
+        while i < len(value):
+            c = value[i:i + 1]
+            if c == b"\\":
+                out += value[i + 1:i + 2]
+                i += 2
+                continue
+            if c == b'"':
+                break
+            if c not in (b"\r", b"\n"):
+                out += c
+            i += 1
+        ident = bytes(out)
+    else:
+        m = re.match(rb'[^\s;()"]+', value[i:])
+        if not m:
+            return None
+        ident = m.group(0)
+    return ident.decode("utf-8", "replace").lower()
+
+
+def forged_fields(fields, servid):
+    """(start, end) ranges of the fields to remove: every DKIM-Status, and
+    every Authentication-Results carrying our authserv-id."""
+    ours = servid.lower()
+    drop = []
+    for f in fields:
+        name = f.lname
+        if name == b"dkim-status":
+            drop.append((f.start, f.end))
+        elif name == b"authentication-results":
+            if field_authserv_id(f.value) == ours:
+                drop.append((f.start, f.end))
+    return drop

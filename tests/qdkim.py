@@ -1,0 +1,71 @@
+"""Running the installed qmail-dkim the way qmail-smtpd does, for tests.
+
+fd 0 = the message (a pipe), fd 1 = the envelope (a file opened for reading),
+fd 2 = the log. The queue program is the qmail-queue test double.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from tests.realparts.queue_double import QueueDouble, make_envelope
+
+QMAIL_DKIM = shutil.which("qmail-dkim", path=os.path.dirname(sys.executable)) or shutil.which("qmail-dkim")
+
+SAMPLE = (b"From: Joe Sender <joe@example.com>\n"
+          b"To: Bob <bob@example.net>\n"
+          b"Subject: test message\n"
+          b"Date: Sun, 22 Nov 2026 07:00:00 +0000\n"
+          b"Message-ID: <1@example.com>\n"
+          b"\n"
+          b"Hello Bob,\n"
+          b"\n"
+          b"a line with  two spaces and a tab\there.\n")
+
+
+class Run:
+    def __init__(self, proc, qd):
+        self.rc = proc.returncode
+        self.stderr = proc.stderr.decode("utf-8", "replace")
+        self.qd = qd
+        self.stored = qd.messages() if qd else []
+
+    @property
+    def log(self):
+        lines = [l for l in self.stderr.splitlines() if l.startswith("qmail-dkim: mode=")]
+        assert len(lines) == 1, self.stderr
+        return lines[0]
+
+    def field(self, key):
+        from tests.logparse import fields
+        return fields(self.log).get(key)
+
+    @property
+    def msg(self):
+        assert len(self.stored) == 1, (self.rc, self.stderr)
+        return self.stored[0].msg
+
+
+def run(home, env, message=SAMPLE, envelope=None, args=(), qd_knobs=None, timeout=60,
+        queue=True):
+    """Run qmail-dkim with QMAILHOME=home and the double as DKIMQUEUE."""
+    home = Path(home)
+    qd = QueueDouble(home / ("qq%d" % len(list(home.glob("qq*")))))
+    full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "QMAILHOME": str(home),
+            "TMPDIR": str(home / "tmp")}
+    (home / "tmp").mkdir(exist_ok=True)
+    if queue:
+        full["DKIMQUEUE"] = str(qd.path)
+    full.update(qd.env(**(qd_knobs or {})))
+    full.update(env)
+    full = {k: v for k, v in full.items() if v is not None}
+    if envelope is None:
+        envelope = make_envelope("joe@example.com", ["bob@example.net"])
+    with tempfile.TemporaryFile() as envf:
+        envf.write(envelope)
+        envf.seek(0)
+        proc = subprocess.run([QMAIL_DKIM] + list(args), input=message, stdout=envf,
+                              stderr=subprocess.PIPE, env=full, timeout=timeout)
+    return Run(proc, qd)
