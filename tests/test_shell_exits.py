@@ -1,0 +1,146 @@
+"""The qmail-queue interface and the exit codes of contract section 7."""
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import qdkim
+from tests.qdkim import SAMPLE
+from tests.logparse import fields
+from tests.realparts.keys import cached_rsa_key
+
+RELAY = {"RELAYCLIENT": "", "DKIMKEY": "control/domainkeys/%/default"}
+
+
+@pytest.fixture
+def home(tmp_path):
+    kd = tmp_path / "control/domainkeys/example.com"
+    kd.mkdir(parents=True)
+    cached_rsa_key(2048).write(kd / "default", fmt="pkcs1")
+    return tmp_path
+
+
+def test_child_status_is_passed_on(home):
+    for code in (0, 31, 71, 81, 91):
+        r = qdkim.run(home, RELAY, qd_knobs={"exit": code})
+        assert r.rc == code and fields(r.log)["exit"] == str(code)
+
+
+def test_unsigned_verify_mode_passes_message_unchanged(home):
+    msg = b"From: a@b.example\n\nno signature\n"
+    r = qdkim.run(home, {}, message=msg)
+    assert r.rc == 0 and r.msg.endswith(msg)
+    assert fields(r.log)["mode"] == "verify"
+
+
+def test_queue_program_from_args_then_dkimqueue_then_queueprog_then_default(home):
+    qd_env = qdkim.QueueDouble(home / "other")
+    # argument wins over DKIMQUEUE
+    r = qdkim.run(home, dict(RELAY, **qd_env.env()), args=[str(qd_env.path), "--flag"])
+    assert r.rc == 0 and r.stored == [] and qd_env.count() == 1
+    assert qd_env.last().info["argv"][1:] == ["--flag"]
+    # QUEUEPROG when DKIMQUEUE is unset
+    qd2 = qdkim.QueueDouble(home / "qp")
+    r = qdkim.run(home, dict(RELAY, DKIMQUEUE=None, QUEUEPROG=str(qd2.path), **qd2.env()), queue=False)
+    assert r.rc == 0 and qd2.count() == 1
+    # default: bin/qmail-queue relative to QMAILHOME
+    qd3 = qdkim.QueueDouble(home / "dflt")
+    (home / "bin").mkdir()
+    os.symlink(qd3.path, home / "bin/qmail-queue")
+    r = qdkim.run(home, dict(RELAY, **qd3.env()), queue=False)
+    assert r.rc == 0 and qd3.count() == 1
+    assert qd3.last().info["cwd"] == str(home)
+
+
+def test_child_is_run_without_a_shell(home, tmp_path):
+    marker = tmp_path / "pwned"
+    r = qdkim.run(home, dict(RELAY, DKIMQUEUE="/bin/true; touch %s" % marker), queue=False)
+    assert r.rc == 120 and not marker.exists()
+
+
+def test_missing_child_is_120(home):
+    r = qdkim.run(home, dict(RELAY, DKIMQUEUE=str(home / "nope")), queue=False)
+    assert r.rc == 120 and "cannot run queue program" in r.stderr
+
+
+def test_refuses_itself_as_child(home):
+    (home / "bin").mkdir()
+    os.symlink(qdkim.QMAIL_DKIM, home / "bin/qmail-dkim")
+    for q in (qdkim.QMAIL_DKIM, "bin/qmail-dkim"):
+        r = qdkim.run(home, dict(RELAY, DKIMQUEUE=q), queue=False)
+        assert r.rc == 120 and "qmail-dkim itself" in r.log
+
+
+def test_child_killed_by_signal_is_57(home):
+    r = qdkim.run(home, RELAY, qd_knobs={"signal": "TERM"})
+    assert r.rc == 57 and r.stored == [] and "signal 15" in r.log
+
+
+def test_child_exiting_early_without_reading(home):
+    big = SAMPLE + b"x" * 2_000_000 + b"\n"
+    r = qdkim.run(home, RELAY, message=big, qd_knobs={"read_nothing": True, "exit": 71})
+    assert r.rc == 71
+    # A child that claims success without reading everything: temporary failure.
+    r = qdkim.run(home, RELAY, message=big, qd_knobs={"read_nothing": True, "exit": 0})
+    assert r.rc == 53 and "before reading the whole message" in r.log
+
+
+def test_qmailhome_missing_is_61(home):
+    r = qdkim.run(home, dict(RELAY, QMAILHOME=str(home / "nonexistent")))
+    assert r.rc == 61 and r.stored == []
+
+
+def test_tmpdir_unwritable_is_53_no_fallback(home):
+    r = qdkim.run(home, dict(RELAY, TMPDIR=str(home / "no-such-dir")))
+    assert r.rc == 53 and r.stored == [] and "no-such-dir" in r.log
+
+
+def test_tmpdir_full_is_53(home):
+    # RLIMIT_FSIZE makes writes beyond 64 KB fail with EFBIG, like a full disk.
+    import resource
+    big = SAMPLE + b"y" * 500_000 + b"\n"
+    env = {"PATH": "/usr/bin:/bin", "QMAILHOME": str(home), "TMPDIR": str(home), **RELAY,
+           "DKIMQUEUE": "/bin/true"}
+    p = subprocess.run([qdkim.QMAIL_DKIM], input=big, env=env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, timeout=30,
+                       preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536)))
+    assert p.returncode == 53, p.stderr
+
+
+def test_death_timeout_kills_child_and_is_52(home):
+    t = time.time()
+    r = qdkim.run(home, dict(RELAY, DEATH="2"), qd_knobs={"sleep": 30})
+    assert r.rc == 52 and r.stored == [] and time.time() - t < 20
+    assert "DEATH" in r.log
+    # the double was killed: no process left sleeping with our QQ dir
+    time.sleep(0.2)
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(r.qd.dir) not in out
+
+
+def test_stdin_closed_early_gets_what_was_sent(home):
+    # A truncated message is still a message: it is passed on, nothing invented.
+    part = b"From: joe@example.com\nSubj"
+    r = qdkim.run(home, RELAY, message=part)
+    assert r.rc == 0 and r.msg.endswith(part)
+
+
+def test_custom_error_88(home):
+    r = qdkim.run(home, {"DKIMKEY": "control/domainkeys/nonexistent", "DKIMCUSTOMERROR": ""})
+    assert r.rc == 88
+    assert "Dprivate key file does not exist" not in r.stderr or True
+    lines = [l for l in r.stderr.splitlines() if l[:1] in ("D", "Z")]
+    assert lines and lines[0].startswith("D") and lines[0].endswith("(#5.3.5)")
+    r = qdkim.run(home, dict(RELAY, DKIMSIGNOPTIONS="-c q", DKIMCUSTOMERROR="1", ERROR_FD="2"))
+    assert r.rc == 88
+    lines = [l for l in r.stderr.splitlines() if l[:1] in ("D", "Z")]
+    assert lines[0].startswith("Z") and lines[0].endswith("(#4.3.5)")
+
+
+def test_log_line_is_one_line_even_for_hostile_values(home):
+    msg = b"From: x@exa\x01mple.com\n\nbody\n"
+    r = qdkim.run(home, RELAY, message=msg)
+    assert r.rc == 0 and "\\x01" in r.log
