@@ -100,7 +100,8 @@ def _unquote_zone_strings(rec):
 
 def _paste_checks(rep, rec):
     """Name the usual paste mistakes. Returns the value the admin probably
-    meant (bytes) when it differs from rec, else None."""
+    meant (bytes) when it differs from rec, else None. rep.problems counts
+    what was found."""
     intended = None
     if _ZONE_LINE.search(rec) or rec.lstrip().startswith(b"("):
         rep.problem("the record holds a whole zone file line (name, IN TXT, parentheses "
@@ -147,14 +148,18 @@ def _check_record(rep, rec, strings=None):
             len(rec), len(strings), "" if len(strings) == 1 else "s",
             "+".join(str(len(s)) for s in strings)), 2)
     rep.info("record: %s" % _text(rec), 2)
+    before = rep.problems
     intended = _paste_checks(rep, rec)
+    pasted = rep.problems > before
     try:
         kr = parse_key_record(rec)
     except KeyRecordError as e:
         if e.letter == "N":
             rep.problem("key revoked: empty p= (the selector is withdrawn; signatures "
                         "with it fail)")
-        elif intended is None or e.letter == "R":
+        elif pasted:
+            rep.say("(as published, the record does not parse: %s)" % e.reason)
+        else:
             _report_parse_error(rep, e, rec)
         if intended is not None and intended != rec:
             try:
@@ -175,6 +180,9 @@ def _report_parse_error(rep, e, rec):
     if e.letter == "R":
         pm = _PVALUE.search(rec)
         p = re.sub(rb"[ \t\r\n]", b"", pm.group(1)) if pm else b""
+        if "less than" in reason:
+            rep.problem("key too short: %s bits (RFC 8301)" % reason)
+            return
         hint = ""
         if p and (len(p) % 4 or "not an RSA public key" in reason):
             hint = " (truncated or cut in the wrong place? %d base64 characters)" % len(p)

@@ -1,0 +1,387 @@
+"""dkimtestkey against a real DNS server (NSD on 127.0.0.1) with records made
+by dknewkey and the usual paste mistakes.
+
+The zone example.com is built once per module from dknewkey's own output (the
+BIND lines pasted verbatim) plus hand-made broken records.
+"""
+import base64
+import io
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qmail_dkim import dnstxt, testkey
+from tests.realparts.nsd import Blackhole, NsdServer, dead_udp_port, txt_rr, zone_text
+from tests.realparts.tools import find_tool
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.skipif(not find_tool("nsd"), reason="nsd not installed")
+
+
+def _env(qh, dnscacheip, **extra):
+    e = {k: v for k, v in os.environ.items() if k not in ("QMAILHOME", "CONTROLDIR", "DNSCACHEIP")}
+    e.update(QMAILHOME=str(qh), DNSCACHEIP=dnscacheip, PYTHONPATH=str(REPO), DKIMDNSTIMEOUT="3")
+    e.update(extra)
+    return e
+
+
+def _cli(prog, env, *args):
+    return subprocess.run([sys.executable, str(REPO / "bin" / prog), *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def bind_section(out):
+    """The BIND part of dknewkey's output, exactly as printed (label comment included)."""
+    m = re.search(r"^(; BIND zone file.*?)\n\n", out, re.S | re.M)
+    assert m, out
+    return m.group(1)
+
+
+def panel_value(out):
+    return re.search(r"^value: (.*)$", out, re.M).group(1)
+
+
+def pvalue(value):
+    return value.split("p=", 1)[1]
+
+
+def short_rsa_p(bits=512):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    n = (1 << (bits - 1)) | 0x1234567        # not a real modulus: only its size matters here
+    pk = rsa.RSAPublicNumbers(65537, n).public_key()
+    der = pk.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(der).decode()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    qh = tmp_path_factory.mktemp("qmail")
+    env0 = _env(qh, "127.0.0.1:1")
+    outs = {}
+    for args in (["-d", "example.com", "default"], ["-t", "ed25519", "-d", "example.com", "ed"],
+                 ["-d", "example.com", "other"], ["fb"], ["-b", "1024", "-d", "example.com", "weak"]):
+        r = _cli("dknewkey", env0, *args)
+        assert r.returncode == 0, r.stderr
+        outs[args[-1]] = r.stdout
+    v = panel_value(outs["default"])           # v=DKIM1; k=rsa; h=sha256; p=...
+    p = pvalue(v)
+    head = v[:v.index("p=")]                   # "v=DKIM1; k=rsa; h=sha256; "
+    bind_default = bind_section(outs["default"])
+    strings = re.findall(r'"([^"]*)"', bind_default)
+    records = [
+        bind_default,                           # pasted verbatim
+        bind_section(outs["ed"]),
+        bind_section(outs["fb"]),               # relative name: loads into example.com
+        bind_section(outs["weak"]),
+        txt_rr("revoked._domainkey", "v=DKIM1; k=rsa; p="),
+        # web panel: the zone file's strings pasted with their quotes
+        txt_rr("quotes._domainkey", '" "'.join(strings)),
+        txt_rr("quotes2._domainkey", " ".join('"%s"' % s for s in strings)),
+        # split over two TXT records
+        txt_rr("split._domainkey", head + "p=" + p[:200]),
+        txt_rr("split._domainkey", p[200:]),
+        # p= repeated in the second string
+        'rep._domainkey IN TXT "%sp=%s" "p=%s"' % (head, p[:200], p[200:]),
+        # the whole zone line pasted as the value (a panel joins its lines)
+        txt_rr("zoneline._domainkey", re.sub(r"\s*\n\s*", " ", bind_default.split("\n", 1)[1])),
+        # whitespace inside p=: legal FWS
+        txt_rr("ws._domainkey", head + "p=" + p[:200] + " " + p[200:]),
+        txt_rr("testing._domainkey", "v=DKIM1; k=rsa; h=sha256; t=y; p=" + p),
+        txt_rr("sha1._domainkey", "v=DKIM1; k=rsa; h=sha1; p=" + p),
+        txt_rr("short._domainkey", "v=DKIM1; k=rsa; p=" + short_rsa_p()),
+        txt_rr("truncated._domainkey", "v=DKIM1; k=rsa; p=" + p[:255 - len("v=DKIM1; k=rsa; p=")]),
+        txt_rr("pem._domainkey", "v=DKIM1; k=rsa; p=-----BEGIN PUBLIC KEY-----" + p
+               + "-----END PUBLIC KEY-----"),
+        txt_rr("syntax._domainkey", "v=DKIM1; k=rsa; p"),
+        txt_rr("badv._domainkey", "v=DKIM2; k=rsa; p=" + p),
+        txt_rr("multi._domainkey", v),
+        txt_rr("multi._domainkey", v.replace("h=sha256;", "h=sha256; t=y;")),   # NSD drops duplicates
+        txt_rr("mixed._domainkey", v),
+        txt_rr("mixed._domainkey", "google-site-verification=abc"),
+        txt_rr("vlast._domainkey", "k=rsa; p=%s; v=DKIM1" % p),
+        txt_rr("nov._domainkey", "k=rsa; h=sha256; p=" + p),
+        # "default._domainkey.example.com" typed into a panel that appends the domain
+        txt_rr("dbl._domainkey.example.com", v),
+        "nodata._domainkey IN A 127.0.0.1",
+    ]
+    zone = zone_text("example.com", records)
+    with NsdServer({"example.com": zone}, servfail_zones=["broken.test"]) as ns:
+        yield {"qh": qh, "ns": ns, "outs": outs, "value": v, "zone": zone,
+               "env": _env(qh, ns.dnscacheip)}
+
+
+def check(world, selector, *args, domain="example.com", env=None):
+    out = io.StringIO()
+    rc = testkey.main(["-d", domain, "-s", selector, *args], env=env or world["env"], out=out)
+    return rc, out.getvalue()
+
+
+def keypath(world, selector, domain="example.com"):
+    return str(Path(world["qh"]) / "control" / "domainkeys" / domain / selector)
+
+
+# ------------------------------------------------------------------ the happy path
+
+def test_dknewkey_bind_line_then_dkimtestkey_cli(world):
+    """dknewkey's BIND line, pasted verbatim into NSD's zone: key OK and it matches."""
+    assert bind_section(world["outs"]["default"]) in world["zone"]
+    r = _cli("dkimtestkey", world["env"], "-d", "example.com", "-s", "default", "-v")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "dkimtestkey: checking key 'default._domainkey.example.com'" in r.stdout
+    assert "matches the private key %s" % keypath(world, "default") in r.stdout
+    assert "dkimtestkey: key not secure\n" in r.stdout
+    assert r.stdout.endswith("dkimtestkey: key OK\n")
+    assert "error" not in r.stdout and "warning" not in r.stdout
+
+
+def test_quiet_output_is_opendkim_like(world):
+    rc, out = check(world, "default")
+    assert rc == 0
+    assert out == "dkimtestkey: key not secure\ndkimtestkey: key OK\n"
+
+
+def test_ed25519(world):
+    rc, out = check(world, "ed", "-v")
+    assert rc == 0, out
+    assert "key type ed25519" in out and "matches the private key" in out
+
+
+def test_fallback_key_found_without_k(world):
+    rc, out = check(world, "fb", "-v")
+    assert rc == 0, out
+    assert "matches the private key %s" % str(Path(world["qh"]) / "control" / "domainkeys" / "fb") in out
+
+
+def test_weak_1024_is_a_warning(world):
+    rc, out = check(world, "weak")
+    assert rc == 0, out
+    assert "warning: 1024-bit RSA key" in out and out.endswith("key OK\n")
+
+
+def test_no_private_key_is_not_compared(world):
+    rc, out = check(world, "testing", "-v")
+    assert rc == 0
+    assert "not compared" in out
+
+
+# ------------------------------------------------------------------ key match
+
+def test_mismatch_with_other_key(world):
+    rc, out = check(world, "default", "-k", keypath(world, "other"))
+    assert rc == 1
+    assert "does not match the private key %s" % keypath(world, "other") in out
+    assert "key OK" not in out
+
+
+def test_mismatch_cli(world):
+    r = _cli("dkimtestkey", world["env"], "-d", "example.com", "-s", "default",
+             "-k", keypath(world, "other"))
+    assert r.returncode == 1
+    assert "does not match" in r.stdout
+
+
+def test_key_type_mismatch(world):
+    rc, out = check(world, "ed", "-k", keypath(world, "default"))
+    assert rc == 1
+    assert "is rsa, the record says k=ed25519" in out
+
+
+def test_explicit_missing_keyfile(world):
+    rc, out = check(world, "default", "-k", "/nonexistent/key")
+    assert rc == 1
+    assert "/nonexistent/key" in out and "No such file" in out
+
+
+# ------------------------------------------------------------------ record problems
+
+def test_revoked(world):
+    rc, out = check(world, "revoked")
+    assert rc == 1
+    assert "key revoked" in out
+
+
+def test_nxdomain(world):
+    rc, out = check(world, "nosuch")
+    assert rc == 1
+    assert "'nosuch._domainkey.example.com' record not found (NXDOMAIN" in out
+
+
+def test_nxdomain_cli(world):
+    r = _cli("dkimtestkey", world["env"], "-d", "example.com", "-s", "nosuch")
+    assert r.returncode == 1
+    assert "record not found" in r.stdout
+
+
+def test_nodata(world):
+    rc, out = check(world, "nodata")
+    assert rc == 1
+    assert "has no TXT record" in out
+
+
+def test_doubled_domain_hint(world):
+    rc, out = check(world, "dbl")
+    assert rc == 1
+    assert "dbl._domainkey.example.com.example.com" in out
+    assert "enter only 'dbl._domainkey'" in out
+
+
+@pytest.mark.parametrize("sel", ["quotes", "quotes2"])
+def test_quotes_pasted(world, sel):
+    rc, out = check(world, sel)
+    assert rc == 1
+    assert 'quote characters (")' in out
+    if sel == "quotes":
+        assert "inside p=" in out
+    assert "the value meant was probably: %s\n" % world["value"] in out
+    assert "(that value parses as a valid key record)" in out
+
+
+def test_split_over_two_records(world):
+    rc, out = check(world, "split")
+    assert rc == 1
+    assert "split over 2 separate TXT records" in out
+    assert "joined into one record the pieces give a valid key record: %s" % world["value"] in out
+
+
+def test_p_repeated(world):
+    rc, out = check(world, "rep")
+    assert rc == 1
+    assert "p= appears 2 times" in out
+    assert "the value meant was probably: %s\n" % world["value"] in out
+
+
+def test_whole_zone_line_pasted(world):
+    rc, out = check(world, "zoneline")
+    assert rc == 1
+    assert "whole zone file line" in out
+    assert "the value meant was probably: %s\n" % world["value"] in out
+
+
+def test_whitespace_in_p_is_legal_with_warning(world):
+    rc, out = check(world, "ws", "-k", keypath(world, "default"), "-v")
+    assert rc == 0, out
+    assert "warning: whitespace inside p=" in out
+    assert "matches the private key" in out
+    assert out.endswith("key OK\n")
+
+
+def test_testing_flag_warning(world):
+    rc, out = check(world, "testing", "-k", keypath(world, "default"))
+    assert rc == 0, out
+    assert "warning: t=y is still set" in out
+    assert out.endswith("key OK\n")
+
+
+def test_h_sha1_only(world):
+    rc, out = check(world, "sha1")
+    assert rc == 1
+    assert "h=sha1 excludes sha256" in out
+
+
+def test_short_key(world):
+    rc, out = check(world, "short")
+    assert rc == 1
+    assert "512 bits, less than 1024" in out
+
+
+def test_truncated_key(world):
+    rc, out = check(world, "truncated")
+    assert rc == 1
+    assert "invalid public key" in out and "truncated" in out
+
+
+def test_pem_pasted_into_p(world):
+    rc, out = check(world, "pem")
+    assert rc == 1
+    assert "PEM block" in out
+
+
+@pytest.mark.parametrize("sel,text", [("syntax", "syntax error"), ("badv", "not DKIM1")])
+def test_syntax_errors(world, sel, text):
+    rc, out = check(world, sel)
+    assert rc == 1
+    assert text in out
+
+
+def test_two_dkim_records(world):
+    rc, out = check(world, "multi")
+    assert rc == 1
+    assert "2 DKIM key records" in out
+
+
+def test_other_txt_records_ignored(world):
+    rc, out = check(world, "mixed", "-v", "-k", keypath(world, "default"))
+    assert rc == 0, out
+    assert "1 other TXT record at this name ignored" in out
+
+
+def test_v_not_first_and_missing_v(world):
+    rc, out = check(world, "vlast", "-k", keypath(world, "default"))
+    assert rc == 0, out
+    assert "not the first tag" in out
+    rc, out = check(world, "nov", "-k", keypath(world, "default"))
+    assert rc == 0, out
+    assert "no v=DKIM1" in out
+
+
+# ------------------------------------------------------------------ DNS trouble: exit 2
+
+def test_dead_port_is_temporary(world):
+    env = dict(world["env"], DNSCACHEIP="127.0.0.1:%d" % dead_udp_port(), DKIMDNSTIMEOUT="2")
+    r = _cli("dkimtestkey", env, "-d", "example.com", "-s", "default")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "temporary DNS failure" in r.stdout
+    assert "key OK" not in r.stdout
+
+
+def test_timeout_is_temporary(world):
+    with Blackhole() as bh:
+        env = dict(world["env"], DNSCACHEIP=bh.dnscacheip, DKIMDNSTIMEOUT="0.5")
+        rc, out = check(world, "default", env=env)
+    assert rc == 2
+    assert "timeout" in out
+
+
+def test_servfail_is_temporary(world):
+    rc, out = check(world, "default", domain="broken.test")
+    assert rc == 2
+    assert "SERVFAIL" in out
+
+
+# ------------------------------------------------------------------ DNSSEC
+
+def test_key_secure_only_with_ad_bit(world, monkeypatch):
+    real = dnstxt.lookup_txt
+
+    def secure_lookup(name, env=os.environ, **kw):
+        a = real(name, env=env, **kw)
+        a.secure = True
+        return a
+
+    monkeypatch.setattr(dnstxt, "lookup_txt", secure_lookup)
+    rc, out = check(world, "default")
+    assert rc == 0
+    assert out == "dkimtestkey: key secure\ndkimtestkey: key OK\n"
+
+
+# ------------------------------------------------------------------ usage
+
+@pytest.mark.parametrize("args", [[], ["-d", "example.com"], ["-s", "x"], ["-d", "a", "-s", "b", "c"],
+                                  ["-q"]])
+def test_usage(args):
+    rc = testkey.main(args, env={}, out=io.StringIO())
+    assert rc == 64
+
+
+@pytest.mark.parametrize("domain,sel", [("a/b", "s"), ("example.com", "a/b"),
+                                        ("a" * 60 + "." + "b" * 60 + "." + "c" * 60 + ".com", "s" * 63)])
+def test_bad_names(domain, sel):
+    out = io.StringIO()
+    rc = testkey.main(["-d", domain, "-s", sel], env={"DNSCACHEIP": "127.0.0.1:1"}, out=out)
+    assert rc == 1
+    assert "error:" in out.getvalue()
