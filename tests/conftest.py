@@ -29,6 +29,20 @@ _TESTS = Path(__file__).resolve().parent
 if str(_TESTS) not in sys.path:
     sys.path.insert(0, str(_TESTS))
 
+# One copy of the helpers whether tests/ is a package (tests.realparts) or not
+# (realparts): alias the package and its modules under both names.
+import importlib  # noqa: E402
+
+_PKG = (__package__ + ".realparts") if __package__ else "realparts"
+_SUBMODULES = ("tools", "keys", "nsd", "queue_double", "smtp", "verifiers")
+_rp = importlib.import_module(_PKG)
+for _m in _SUBMODULES:
+    _mod = importlib.import_module(f"{_PKG}.{_m}")
+    sys.modules.setdefault(f"realparts.{_m}", _mod)
+    if __package__:
+        sys.modules.setdefault(f"{__package__}.realparts.{_m}", _mod)
+sys.modules.setdefault("realparts", _rp)
+
 from realparts import keys as _keys  # noqa: E402
 from realparts.nsd import Blackhole, NsdServer, dead_udp_port, txt_rr  # noqa: E402
 from realparts.queue_double import QueueDouble  # noqa: E402
