@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from qmail_dkim import keyfile, newkey
-from tests.realparts.tools import find_tool
+from tests.realparts.tools import find_tool, require_tool
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = REPO / "bin" / "dknewkey"
@@ -107,8 +107,8 @@ def test_ed25519_record_format(tmp_path):
                      r.stdout, re.M)
 
 
-@pytest.mark.skipif(not find_tool("openssl"), reason="openssl not installed")
 def test_openssl_reads_both_key_types(tmp_path):
+    require_tool("openssl")
     assert run(tmp_path, "-d", "example.com", "r").returncode == 0
     assert run(tmp_path, "-t", "ed25519", "-d", "example.com", "e").returncode == 0
     for sel, algo in (("r", "MODULUS"), ("e", "ED25519")):

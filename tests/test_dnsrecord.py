@@ -13,7 +13,7 @@ import pytest
 from qmail_dkim import dnsrecord
 from tests.realparts.keys import cached_ed25519_key, cached_rsa_key
 from tests.realparts.nsd import NsdServer, zone_text
-from tests.realparts.tools import find_tool
+from tests.realparts.tools import find_tool, require_tool
 
 
 def _value(bits=2048, testing=False):
@@ -166,14 +166,9 @@ def test_check_name():
 
 # ------------------------------------------------------------------ real parts
 
-needs_nsd = pytest.mark.skipif(not find_tool("nsd"), reason="nsd not installed")
-needs_tinydns = pytest.mark.skipif(not (find_tool("tinydns-data") and find_tool("tinydns-get")),
-                                   reason="tinydns-data/tinydns-get not installed")
-
-
-@needs_nsd
 @pytest.mark.parametrize("bits", [1024, 2048, 4096])
 def test_bind_line_loads_into_nsd(bits):
+    require_tool("nsd")
     v = _value(bits)
     abs_line = dnsrecord.bind_line("abs._domainkey.example.com", v)
     rel_line = dnsrecord.bind_line("rel._domainkey", v)
@@ -187,9 +182,9 @@ def test_bind_line_loads_into_nsd(bits):
             assert all(len(s) <= 255 for s in rrs[0].strings)
 
 
-@needs_tinydns
 @pytest.mark.parametrize("kind", ["rsa2048", "rsa4096", "ed25519"])
 def test_tinydns_line_compiles_and_reads_back(tmp_path, kind):
+    require_tool("tinydns-data", "tinydns-get")
     if kind == "ed25519":
         v = dnsrecord.record_value("ed25519", cached_ed25519_key().public_b64())
     else:
