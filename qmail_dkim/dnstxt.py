@@ -44,12 +44,10 @@ reports it at once.
 import errno
 import os
 import re
-import secrets
 import select
 import socket
 import struct
 import time
-from dataclasses import dataclass, field
 
 DEFAULT_TIMEOUT = 5.0
 MAX_SERVERS = 16
@@ -79,15 +77,20 @@ FLAG_RD = 0x0100
 FLAG_AD = 0x0020
 
 
-@dataclass
 class TxtAnswer:
-    status: str                      # ok / nxdomain / nodata / temp
-    records: list = field(default_factory=list)   # bytes per TXT RR, strings joined
-    strings: list = field(default_factory=list)   # list[list[bytes]] per TXT RR
-    secure: bool = False             # AD bit set in the answer
-    error: str = ""                  # why, for the log (empty when ok)
-    server: str = ""                 # "ip:port" that gave the final answer
-    oversize: bool = False           # records were dropped by the size bounds
+    # (a plain class: dataclasses costs 8 ms of imports)
+    def __init__(self, status, records=None, strings=None, secure=False, error="",
+                 server="", oversize=False):
+        self.status = status            # ok / nxdomain / nodata / temp
+        self.records = records if records is not None else []   # bytes per TXT RR, strings joined
+        self.strings = strings if strings is not None else []   # list[list[bytes]] per TXT RR
+        self.secure = secure            # AD bit set in the answer
+        self.error = error              # why, for the log (empty when ok)
+        self.server = server            # "ip:port" that gave the final answer
+        self.oversize = oversize        # records were dropped by the size bounds
+
+    def __repr__(self):
+        return "TxtAnswer(%r, records=%r, error=%r)" % (self.status, self.records, self.error)
 
     @property
     def ok(self):
@@ -235,7 +238,7 @@ def encode_name(name):
 
 
 def build_query(qname_wire, qtype=TYPE_TXT, qid=None, edns=True):
-    qid = secrets.randbits(16) if qid is None else qid
+    qid = int.from_bytes(os.urandom(2), "big") if qid is None else qid
     # RD, and AD to ask for the AD bit in the answer (RFC 6840 section 5.7).
     header = struct.pack("!HHHHHH", qid, FLAG_RD | FLAG_AD, 1, 0, 0, 1 if edns else 0)
     msg = header + qname_wire + struct.pack("!HH", qtype, CLASS_IN)

@@ -1,0 +1,455 @@
+"""Per-signature DKIM verification (contract section 4).
+
+Each DKIM-Signature field gets one letter. The checks run in this order and
+the first that fails decides:
+
+  H  tag-list unparsable; a required tag (v a b bh d h s) missing or given
+     twice; bad base64 in b= or bh=; unknown a= or c=; a=rsa-sha1 (RFC 8301);
+     d=, s=, h=, i=, l=, q=, t=, x= malformed; x= earlier than t=
+  W  v= is not 1
+  Y  i= is not in d= or a subdomain of it
+  X  h= does not include From; with UNSIGNED_FROM set, fewer From entries in
+     h= than From: fields in the message; with UNSIGNED_SUBJECT set, h= does
+     not include Subject
+  K  x= is in the past (no grace)
+  O  <s>._domainkey.<d> over 253 octets, or a label over 63
+  P  key lookup: DNS timeout, SERVFAIL, REFUSED, no answer, DNS time budget
+     used up
+  Q  key lookup: NXDOMAIN or no TXT record at the name
+  L  N  R   key record (see keyrecord.py)
+  Y  key has t=s and i= is a subdomain of d=
+  V  key k= does not fit a=, or key h= excludes the signature's hash
+  M  key g= does not match the local part of i=
+  U  body hash mismatch (also: l= longer than the body)
+  I  signature does not verify
+  J  instead of I or U when the key has t=y
+  A  verifies; F instead when d= is neither the From: domain nor a parent of
+     it and signing practice is disabled; E instead when l= leaves body
+     content unsigned (A when HONOR_BODYLENGTHTAG is set)
+
+Limits (so a message cannot make us work or wait without bound):
+
+  * only the first MAX_SIGNATURES (10) DKIM-Signature fields, in header order,
+    are evaluated; further ones are ignored (counted in the log as ignored=);
+  * each DNS lookup is bounded by $DKIMDNSTIMEOUT (default 5 s), and all
+    lookups for one message together (keys and practice) by DNS_BUDGET_FACTOR
+    (3) times that; a key lookup after the budget is used up gets P;
+  * the same key name is looked up once per message.
+
+$SELECTOR_DATA, when set (even empty), is used as every key record and no
+DNS is asked (testing).
+
+Library use: tags are parsed with dkimpy's parse_tag_value, canonicalization
+is dkimpy's, RSA verification is dkimpy's RSASSA_PKCS1_v1_5_verify, Ed25519
+PyNaCl's. dkimpy's own verify() is not used: it reports most failures as one
+exception or False, allows 10 hours of grace on x=, fetches keys with its
+own unbounded DNS plug-in and adds the extra-From hack; the letters need the
+finer checks below. Header hashing is done here rather than with
+dkim.hash_headers because that matches header names without the white space
+allowed before the colon (simple canonicalization must hash "Subject :" as
+written) and strips trailing white space from the signature field.
+"""
+import base64
+import hashlib
+import re
+import time
+
+from qmail_dkim import dnstxt
+from qmail_dkim.bodyhash import BodyHasher, hash_bodies
+from qmail_dkim.dkimlib import dkim
+from qmail_dkim.keyrecord import KeyRecordError, b64decode_strict, parse_key_record
+
+MAX_SIGNATURES = 10
+DNS_BUDGET_FACTOR = 3
+REQUIRED = (b"v", b"a", b"b", b"bh", b"d", b"h", b"s")
+ALGORITHMS = {b"rsa-sha256": "sha256", b"ed25519-sha256": "sha256"}
+
+_WS = re.compile(rb"[ \t\r\n]+")
+_HDRNAME = re.compile(rb"^[\x21-\x39\x3b-\x7e]+$")
+_LABEL = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?$")
+_DIGITS = re.compile(rb"^[0-9]{1,40}$")
+
+
+class Invalid(Exception):
+    def __init__(self, letter, reason):
+        super().__init__(reason)
+        self.letter = letter
+        self.reason = reason
+
+
+class SigResult:
+    """One DKIM-Signature field and its outcome."""
+
+    def __init__(self, index, field):
+        self.index = index
+        self.field = field
+        self.letter = None
+        self.reason = None
+        self.tags = {}
+        self.d = None          # A-label, lowercase (str) once valid
+        self.d_raw = None      # as written (bytes), for the headers
+        self.s = None          # str
+        self.a = None          # bytes, lowercase
+        self.b = None          # decoded signature
+        self.b_text = b""      # b= without FWS (header.b)
+        self.bh = None
+        self.canon = None
+        self.hlist = []
+        self.i_local = b""
+        self.i_domain = None
+        self.l = None
+        self.key = None
+        self.body = None       # BodyHasher used for this signature
+
+    @property
+    def header_b(self):
+        return self.b_text[:8].decode("ascii", "replace") if self.b_text else None
+
+    def set(self, letter, reason):
+        self.letter = letter
+        self.reason = reason
+        return self
+
+    def __repr__(self):
+        return "SigResult(#%d %s %r d=%s s=%s)" % (self.index, self.letter, self.reason, self.d, self.s)
+
+
+# ------------------------------------------------------------- tag checks
+
+def norm_domain(raw, what):
+    """bytes -> lowercase A-label str, or Invalid('H')."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid("H", "%s= is not UTF-8" % what)
+    text = text.rstrip(".").lower() if text != "." else ""
+    if not text:
+        raise Invalid("H", "%s= is empty" % what)
+    labels = []
+    for label in text.split("."):
+        if not label.isascii():
+            try:
+                label = label.encode("idna").decode("ascii")
+            except UnicodeError:
+                raise Invalid("H", "%s= has a label that is not a valid IDN" % what)
+        if not label or not _LABEL.match(label):
+            raise Invalid("H", "%s= is not a domain name" % what)
+        labels.append(label)
+    return ".".join(labels)
+
+
+def qp_decode(value):
+    """dkim-quoted-printable (RFC 6376 2.11): =XX escapes, FWS dropped."""
+    value = _WS.sub(b"", value)
+    out = bytearray()
+    i = 0
+    while i < len(value):
+        c = value[i]
+        if c == 0x3D:       # '='
+            h = value[i + 1:i + 3]
+            if len(h) != 2 or not re.match(rb"^[0-9A-Fa-f]{2}$", h):
+                raise Invalid("H", "i= has a bad =XX escape")
+            out.append(int(h, 16))
+            i += 3
+        else:
+            out.append(c)
+            i += 1
+    return bytes(out)
+
+
+def _b64(value, what):
+    try:
+        data = b64decode_strict(value)
+    except ValueError:
+        raise Invalid("H", "%s= is not valid base64" % what)
+    if not data:
+        raise Invalid("H", "%s= is empty" % what)
+    return data
+
+
+def check_tags(sig, env, now, from_count):
+    """H, W, Y (i= vs d=), X, K, O. Raises Invalid."""
+    try:
+        tags = dkim.util.parse_tag_value(sig.field.value)
+    except dkim.util.DuplicateTag as e:
+        raise Invalid("H", "tag %s given twice" % _text(e.args[0] if e.args else b"?"))
+    except Exception as e:          # noqa: BLE001 - InvalidTagValueList and anything odd
+        raise Invalid("H", "tag list unparsable: %s" % _text(e))
+    sig.tags = tags
+    for t in REQUIRED:
+        if t not in tags:
+            raise Invalid("H", "no %s= tag" % t.decode())
+    # d= and s= first, so that later failures can still name them
+    # (parse_tag_value stripped the ends; FWS inside a name is an error)
+    sig.d_raw = tags[b"d"]
+    sig.d = norm_domain(sig.d_raw, "d")
+    sig.s = norm_domain(tags[b"s"], "s")
+    a = _WS.sub(b"", tags[b"a"]).lower()
+    sig.a = a
+    if a == b"rsa-sha1":
+        raise Invalid("H", "a=rsa-sha1 is not allowed (RFC 8301)")
+    if a not in ALGORITHMS:
+        raise Invalid("H", "unknown a=%s" % _text(a))
+    sig.b_text = _WS.sub(b"", tags[b"b"])
+    sig.b = _b64(tags[b"b"], "b")
+    sig.bh = _b64(tags[b"bh"], "bh")
+    c = _WS.sub(b"", tags.get(b"c", b"simple/simple")).lower()
+    try:
+        sig.canon = dkim.canonicalization.CanonicalizationPolicy.from_c_value(c)
+    except Exception:               # noqa: BLE001 - InvalidCanonicalizationPolicyError
+        raise Invalid("H", "unknown c=%s" % _text(c))
+    hlist = [_WS.sub(b"", h).lower() for h in tags[b"h"].split(b":")]
+    if not hlist or not all(_HDRNAME.match(h) for h in hlist):
+        raise Invalid("H", "h= is not a list of header names")
+    sig.hlist = hlist
+    if b"i" in tags:
+        ident = qp_decode(tags[b"i"])
+        if b"@" not in ident:
+            raise Invalid("H", "i= has no @")
+        local, _, idom = ident.rpartition(b"@")
+        sig.i_local = local
+        sig.i_domain = norm_domain(idom, "i")
+    if b"l" in tags:
+        lv = _WS.sub(b"", tags[b"l"])
+        if not re.match(rb"^[0-9]{1,76}$", lv):
+            raise Invalid("H", "l= is not a number")
+        sig.l = int(lv)
+    if b"q" in tags:
+        methods = [_WS.sub(b"", m).lower() for m in tags[b"q"].split(b":")]
+        if b"dns/txt" not in methods:
+            raise Invalid("H", "q= does not offer dns/txt")
+    t = x = None
+    if b"t" in tags:
+        tv = _WS.sub(b"", tags[b"t"])
+        if not _DIGITS.match(tv):
+            raise Invalid("H", "t= is not a number")
+        t = int(tv)
+    if b"x" in tags:
+        xv = _WS.sub(b"", tags[b"x"])
+        if not _DIGITS.match(xv):
+            raise Invalid("H", "x= is not a number")
+        x = int(xv)
+    if t is not None and x is not None and x < t:
+        raise Invalid("H", "x= is earlier than t=")
+
+    # W
+    v = _WS.sub(b"", tags[b"v"])
+    if v != b"1":
+        raise Invalid("W", "v=%s is not 1" % _text(v))
+
+    # Y (the t=s part follows once the key is known)
+    if sig.i_domain is not None and not _in_domain(sig.i_domain, sig.d):
+        raise Invalid("Y", "i= domain %s is not in d=%s" % (sig.i_domain, sig.d))
+
+    # X
+    if b"from" not in hlist:
+        raise Invalid("X", "h= does not include From")
+    if "UNSIGNED_FROM" in env and hlist.count(b"from") < from_count:
+        raise Invalid("X", "a From: field is not signed")
+    if "UNSIGNED_SUBJECT" in env and b"subject" not in hlist:
+        raise Invalid("X", "h= does not include Subject")
+
+    # K
+    if x is not None and x < now:
+        raise Invalid("K", "signature expired (x=%d)" % x)
+
+    # O
+    name = key_name(sig)
+    if len(name) > 253 or any(len(label) > 63 for label in name.split(".")):
+        raise Invalid("O", "key name %s... too long" % name[:40])
+
+
+def _in_domain(sub, domain):
+    return sub == domain or sub.endswith("." + domain)
+
+
+def key_name(sig):
+    return "%s._domainkey.%s" % (sig.s, sig.d)
+
+
+def _text(x, n=60):
+    if isinstance(x, bytes):
+        x = x.decode("utf-8", "replace")
+    x = str(x)
+    return x if len(x) <= n else x[:n] + "..."
+
+
+# ------------------------------------------------------------- keys
+
+class KeySource:
+    """Key records by name: $SELECTOR_DATA, or DNS (bounded, cached)."""
+
+    def __init__(self, env, deadline=None, lookup=None):
+        self.env = env
+        self.selector_data = env.get("SELECTOR_DATA") if "SELECTOR_DATA" in env else None
+        self.deadline = deadline
+        self.lookup = lookup or (lambda name: dnstxt.lookup_txt(name, env, deadline=self.deadline))
+        self.cache = {}
+        self.secure = {}
+
+    def records(self, name):
+        """-> list of TXT records (bytes), or raises Invalid P/Q."""
+        if self.selector_data is not None:
+            return [self.selector_data.encode("utf-8", "surrogateescape")]
+        if name not in self.cache:
+            self.cache[name] = self.lookup(name)
+        ans = self.cache[name]
+        self.secure[name] = ans.secure
+        if ans.status == "ok":
+            return ans.records
+        if ans.status == "temp":
+            raise Invalid("P", "key lookup %s: %s" % (name, ans.error or "temporary failure"))
+        if ans.status == "nxdomain":
+            raise Invalid("Q", "key lookup %s: NXDOMAIN" % name)
+        raise Invalid("Q", "key lookup %s: %s" % (name, ans.error or "no TXT record"))
+
+
+def check_key(sig, keys):
+    """P, Q, L, N, R, Y (t=s), V, M. Sets sig.key. Raises Invalid."""
+    name = key_name(sig)
+    records = keys.records(name)
+    first_error = None
+    for rec in records:
+        try:
+            sig.key = parse_key_record(rec)
+            break
+        except KeyRecordError as e:
+            if first_error is None:
+                first_error = e
+    if sig.key is None:
+        if first_error is None:
+            raise Invalid("Q", "key lookup %s: no TXT record" % name)
+        raise Invalid(first_error.letter, first_error.reason)
+    key = sig.key
+    if key.strict_identity and sig.i_domain is not None and sig.i_domain != sig.d:
+        raise Invalid("Y", "key has t=s and i= domain %s is not d=%s" % (sig.i_domain, sig.d))
+    mismatch = key.algorithm_mismatch(sig.a)
+    if mismatch:
+        raise Invalid("V", mismatch)
+    if not key.granularity_matches(sig.i_local):
+        raise Invalid("M", "key g= does not match i=")
+
+
+# ------------------------------------------------------------- hashing
+
+def header_hash(sig, fields):
+    """The hash object over the signed header fields and the signature field
+    (RFC 6376 3.7), using dkimpy's canonicalization."""
+    canon = sig.canon
+    # select: for each h= name, the last not yet used occurrence, bottom-up
+    used_upto = {}
+    selected = []
+    for h in sig.hlist:
+        i = used_upto.get(h, len(fields))
+        while i > 0:
+            i -= 1
+            if fields[i].lname == h:
+                selected.append(fields[i])
+                break
+        used_upto[h] = i
+    pairs = [(f.raw[:f.colon - 1], f.crlf_value()) for f in selected]
+    hasher = hashlib.new(ALGORITHMS[sig.a])
+    for name, value in canon.canonicalize_headers(pairs):
+        hasher.update(name + b":" + value)
+    f = sig.field
+    value = f.crlf_value()
+    if value.endswith(b"\r\n"):
+        value = value[:-2]
+    # dkimpy's RE_BTAG needs a ';' or white space before "b="
+    value = dkim.RE_BTAG.sub(b"\\1", b";" + value)[1:]
+    [(name, value)] = canon.canonicalize_headers([(f.raw[:f.colon - 1], value)])
+    if value.endswith(b"\r\n") and canon.header_algorithm is dkim.canonicalization.Relaxed:
+        value = value[:-2]
+    hasher.update(name + b":" + value)
+    return hasher
+
+
+def verify_signature(sig, hasher):
+    """True if b= is a valid signature over the hash."""
+    key = sig.key
+    if key.k == b"rsa":
+        pk = key.public_key()
+        modlen = (pk["modulus"].bit_length() + 7) // 8
+        # RFC 8017 8.2.2: the signature is exactly k octets and below n
+        # (dkimpy reduces it mod n, which accepts s + n too).
+        if len(sig.b) != modlen or int.from_bytes(sig.b, "big") >= pk["modulus"]:
+            return False
+        try:
+            return bool(dkim.crypto.RSASSA_PKCS1_v1_5_verify(hasher, sig.b, pk))
+        except Exception:           # noqa: BLE001 - DigestTooLargeError and friends
+            return False
+    try:
+        key.public_key().verify(hasher.digest(), sig.b)
+        return True
+    except Exception:               # noqa: BLE001 - nacl BadSignatureError, ValueError
+        return False
+
+
+# ------------------------------------------------------------- driver
+
+class Options:
+    def __init__(self, env, from_domain, practice_disabled, now=None):
+        self.env = env
+        self.from_domain = from_domain
+        self.practice_disabled = practice_disabled
+        self.honor_l = "HONOR_BODYLENGTHTAG" in env
+        self.now = int(time.time()) if now is None else now
+
+
+def verify_all(fields, spool, opts, keys):
+    """Evaluate the DKIM-Signature fields among `fields` (header order).
+    Returns (results for the first MAX_SIGNATURES, number ignored)."""
+    sigfields = [f for f in fields if f.lname == b"dkim-signature"]
+    ignored = max(0, len(sigfields) - MAX_SIGNATURES)
+    from_count = sum(1 for f in fields if f.lname == b"from")
+    results = [SigResult(i, f) for i, f in enumerate(sigfields[:MAX_SIGNATURES])]
+
+    for sig in results:
+        try:
+            check_tags(sig, opts.env, opts.now, from_count)
+            check_key(sig, keys)
+        except Invalid as e:
+            sig.set(e.letter, e.reason)
+
+    # one pass over the body for all the (canonicalization, hash, l=) needed
+    pending = [s for s in results if s.letter is None]
+    hashers = {}
+    for sig in pending:
+        k = (sig.canon.body_algorithm.name.decode(), ALGORITHMS[sig.a], sig.l)
+        if k not in hashers:
+            hashers[k] = BodyHasher(k[0], k[1], k[2])
+        sig.body = hashers[k]
+    if hashers:
+        hash_bodies(spool, list(hashers.values()))
+
+    for sig in pending:
+        testing = sig.key.testing
+        if sig.l is not None and sig.l > sig.body.length:
+            sig.set("J" if testing else "U", "l=%d is longer than the body (%d)" % (sig.l, sig.body.length))
+            continue
+        if sig.body.digest() != sig.bh:
+            sig.set("J" if testing else "U", "body hash mismatch")
+            continue
+        if not verify_signature(sig, header_hash(sig, fields)):
+            sig.set("J" if testing else "I", "signature did not verify")
+            continue
+        third_party = not (opts.from_domain and _in_domain(opts.from_domain, sig.d))
+        if third_party and opts.practice_disabled:
+            sig.set("F", "third-party signature (d=%s)" % sig.d)
+        elif sig.l is not None and sig.l < sig.body.length and not opts.honor_l:
+            sig.set("E", "l= leaves %d octets unsigned" % (sig.body.length - sig.l))
+        else:
+            sig.set("A", "verified")
+    return results, ignored
+
+
+def message_letter(results):
+    """S when unsigned; A if any signature is A; else E if any E; else F if
+    any F; else the first signature's letter."""
+    if not results:
+        return "S"
+    letters = [r.letter for r in results]
+    for good in "AEF":
+        if good in letters:
+            return good
+    return letters[0]

@@ -1,0 +1,108 @@
+"""Verify mode: from the spooled message to the Outcome (contract 4, 5, 6).
+
+    from qmail_dkim import verify
+    outcome = verify.run(env, spool)      # cwd is $QMAILHOME
+
+Prepends, in this order: DKIM-Status:, Authentication-Results:, then
+X-DKIM-ADSP: / X-DKIM-SSP: when practice was checked. Drops every incoming
+DKIM-Status: field and every Authentication-Results: field carrying our
+authserv-id. Exit 31 / 71 when DKIMVERIFY holds the message's letter in
+upper / lower case. Never raises for malformed mail; raises
+QmailDkimExit(CONFIG_ERROR) for an unreadable control file.
+
+See verifier.py for the per-signature checks and the limits (at most 10
+signatures evaluated, DNS time bounds), practice.py for DKIMPRACTICE /
+SIGN_PRACTICE, authresults.py for the header fields.
+"""
+import time
+
+from qmail_dkim import authresults, dnstxt, practice, status
+from qmail_dkim.fromaddr import from_domain as _from_domain
+from qmail_dkim.outcome import Outcome
+from qmail_dkim.verifier import (DNS_BUDGET_FACTOR, KeySource, Options,
+                                 message_letter, verify_all)
+
+
+def _sig_values(sig):
+    """(d, s, a, b8) for headers and log, also for signatures that failed
+    before their tags were checked (taken as written, when present)."""
+    tags = sig.tags
+    d = sig.d or (tags.get(b"d", b"").strip() or None)
+    s = sig.s or (tags.get(b"s", b"").strip() or None)
+    a = sig.a or (tags.get(b"a", b"").strip() or None)
+    if isinstance(a, bytes):
+        a = a.decode("ascii", "replace")
+    return d, s, a, sig.header_b
+
+
+def _str(v):
+    if v is None:
+        return ""
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    return v
+
+
+def run(env, spool, now=None, lookup=None):
+    """`lookup(name) -> dnstxt.TxtAnswer` replaces DNS (tests)."""
+    fields = spool.fields
+    servid = authresults.authserv_id(env)
+    drop = authresults.forged_fields(fields, servid)
+    try:
+        author, _why = _from_domain(fields)
+    except Exception:               # noqa: BLE001 - a From: we cannot read is no author
+        author = None
+    meth = practice.method(env)
+    opts = Options(env, author, practice_disabled=meth is None, now=now)
+
+    timeout = dnstxt.timeout_from_env(env)
+    deadline = time.monotonic() + timeout * DNS_BUDGET_FACTOR
+    if lookup is None:
+        def lookup(name):
+            return dnstxt.lookup_txt(name, env, timeout=timeout, deadline=deadline)
+    keys = KeySource(env, deadline, lookup)
+    results, ignored = verify_all(fields, spool, opts, keys)
+    letter = message_letter(results)
+
+    old = None
+    pres = practice.apply(env, letter, author, bool(results), lookup)
+    if pres is not None:
+        old, letter = letter, pres.letter
+
+    specs, log_d, log_s, log_r, words = [], [], [], [], []
+    for sig in results:
+        d, s, a, b8 = _sig_values(sig)
+        word = status.result_word(sig.letter)
+        words.append(word)
+        specs.append(authresults.result_spec(
+            word, d=d, s=s, a=a, b=b8,
+            reason=None if word == "pass" else sig.reason))
+        log_d.append(_str(d))
+        log_s.append(_str(s))
+        log_r.append(sig.reason or "")
+    if not results:
+        words = ["none"]
+    prepend = (authresults.dkim_status_header(status.dkim_status_text(letter, old))
+               + authresults.header(servid, specs)
+               + (pres.header if pres is not None else b""))
+
+    code, action = status.verify_action(letter, env.get("DKIMVERIFY"))
+    log = [("status", letter)]
+    if old is not None:
+        log.append(("old", old))
+    log.append(("dkim", words))
+    if results:
+        log += [("d", log_d), ("s", log_s), ("reason", log_r)]
+    if pres is not None:
+        log.append(("practice", pres.detail))
+    if ignored:
+        log.append(("ignored", ignored))
+    if drop:
+        log.append(("removed", len(drop)))
+    log.append(("action", action))
+    error_text = None
+    if code is not None:
+        error_text = "DKIM verification failed: %s" % status.TEXTS[letter]
+        if code == status.exits.REJECT_TEMP:
+            error_text = "DKIM verification temporarily failed: %s" % status.TEXTS[letter]
+    return Outcome(prepend=prepend, drop=drop, exit_code=code, error_text=error_text, log=log)
