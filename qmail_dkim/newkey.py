@@ -62,10 +62,12 @@ def warn(msg):
     sys.stderr.write("%s: warning: %s\n" % (PROG, msg))
 
 
+def controldir(env):
+    return os.path.join(env.get("QMAILHOME") or "/var/qmail", env.get("CONTROLDIR") or "control")
+
+
 def keydir(env, domain=None):
-    qmailhome = env.get("QMAILHOME") or "/var/qmail"
-    controldir = env.get("CONTROLDIR") or "control"
-    d = os.path.join(qmailhome, controldir, "domainkeys")
+    d = os.path.join(controldir(env), "domainkeys")
     return os.path.join(d, domain) if domain else d
 
 
@@ -218,6 +220,9 @@ def cmd_new(env, out, selector, domain, kind, bits, group, group_explicit, force
             if os.path.lexists(p):
                 raise Failure("%s exists (use -f to replace it)" % p)
     gid = _resolve_group(group, group_explicit)
+    if not os.path.isdir(controldir(env)):
+        raise Failure("%s does not exist (is qmail installed there? set QMAILHOME and "
+                      "CONTROLDIR)" % controldir(env))
     try:
         _makedirs(d)
     except OSError as e:

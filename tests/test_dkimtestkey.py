@@ -61,6 +61,7 @@ def short_rsa_p(bits=512):
 def world(tmp_path_factory):
     require_tool("nsd")
     qh = tmp_path_factory.mktemp("qmail")
+    (qh / "control").mkdir()
     env0 = _env(qh, "127.0.0.1:1")
     outs = {}
     for args in (["-d", "example.com", "default"], ["-t", "ed25519", "-d", "example.com", "ed"],

@@ -25,6 +25,7 @@ def run(qh, *args, env=None, umask=None):
     e["QMAILHOME"] = str(qh)
     e["PYTHONPATH"] = str(REPO)
     e.update(env or {})
+    (Path(qh) / e.get("CONTROLDIR", "control")).mkdir(parents=True, exist_ok=True)
     pre = (lambda: os.umask(umask)) if umask is not None else None
     return subprocess.run([sys.executable, str(BIN), *args], env=e, capture_output=True,
                           text=True, timeout=120, preexec_fn=pre)
@@ -64,7 +65,7 @@ def test_rsa_default_files_modes_and_record(tmp_path):
     assert stat.S_IMODE(priv.stat().st_mode) == 0o640
     assert stat.S_IMODE(pub.stat().st_mode) == 0o644
     # directories created 0755 whatever the umask
-    for d in (qh, qh / "control", kdir(qh), kdir(qh, "example.com")):
+    for d in (kdir(qh), kdir(qh, "example.com")):
         assert stat.S_IMODE(d.stat().st_mode) == 0o755, d
     assert priv.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----\n")   # PKCS#8
     assert pub.read_bytes().startswith(b"-----BEGIN PUBLIC KEY-----\n")
@@ -137,6 +138,15 @@ def test_fallback_key_without_domain(tmp_path):
     assert (kdir(tmp_path) / "default.pub").is_file()
     assert re.search(r"^default\._domainkey\tIN\tTXT\t", r.stdout, re.M)
     assert re.search(r"^:default\._domainkey\.DOMAIN:16:", r.stdout, re.M)
+
+
+def test_missing_controldir_is_an_error(tmp_path):
+    e = dict(os.environ, QMAILHOME=str(tmp_path / "nothere"), PYTHONPATH=str(REPO))
+    r = subprocess.run([sys.executable, str(BIN), "-d", "example.com", "s"], env=e,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert "nothere/control does not exist" in r.stderr
+    assert not (tmp_path / "nothere").exists()
 
 
 def test_controldir(tmp_path):
