@@ -367,3 +367,17 @@ def test_normalize_domain():
     for bad in ("", "a..b", "-a.b", "a_b.c", "a/b", "a" * 64 + ".com"):
         with pytest.raises(newkey.UsageError):
             newkey.normalize_domain(bad)
+
+
+def test_chgrp_refused_warns_and_keeps_key(tmp_path, monkeypatch, capsys):
+    """A non-root user cannot give the key to a group he is not in (EPERM):
+    warning, the key is still written 0640."""
+    def fchown(fd, uid, gid):
+        raise PermissionError(1, "Operation not permitted")
+    monkeypatch.setattr(os, "fchown", fchown)
+    p = tmp_path / "k"
+    newkey._write_atomic(str(p), b"key", 0o640, gid=12345)
+    assert p.read_bytes() == b"key"
+    assert stat.S_IMODE(p.stat().st_mode) == 0o640
+    err = capsys.readouterr().err
+    assert "warning: cannot give" in err and "Operation not permitted" in err
