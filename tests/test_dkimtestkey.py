@@ -415,3 +415,29 @@ def test_new_key_signs_and_verifies_with_mail_dkim(world):
     d = dkim.DKIM(to_crlf(r.msg))
     assert d.verify(idx=1, dnsfunc=dnsfunc)
     assert d.verify(idx=0, dnsfunc=dnsfunc)
+
+
+def test_default_key_unreadable_is_a_warning(world, monkeypatch):
+    from qmail_dkim import keyfile
+
+    def denied(path):
+        raise keyfile.KeyFileError(path, "Permission denied")
+    monkeypatch.setattr(keyfile, "load_private_key", denied)
+    rc, out = check(world, "default")
+    assert rc == 0, out
+    assert "warning: private key not compared" in out and "Permission denied" in out
+    rc, out = check(world, "default", "-k", keypath(world, "default"))
+    assert rc == 1
+    assert "error: cannot use the private key" in out
+
+
+def test_k_accepts_dkimpy_seed_and_pkcs1(world, tmp_path):
+    from tests.realparts.keys import load_key
+    ed = load_key(Path(keypath(world, "ed")).read_bytes())
+    (tmp_path / "seed").write_bytes(ed.seed_b64())
+    rc, out = check(world, "ed", "-k", str(tmp_path / "seed"))
+    assert rc == 0, out
+    rsa = load_key(Path(keypath(world, "default")).read_bytes())
+    (tmp_path / "pkcs1").write_bytes(rsa.pem_pkcs1())
+    rc, out = check(world, "default", "-k", str(tmp_path / "pkcs1"))
+    assert rc == 0, out
