@@ -318,3 +318,21 @@ def test_qmail_dkim_program(tmp_path, dns, keys):
     r = qdkim.run(home, env, message=MSG)
     assert r.rc == 0 and r.field("status") == "S"
     assert r.msg == b"DKIM-Status: no signatures\nAuthentication-Results: mx.test;\n\tdkim=none\n" + MSG
+
+
+@pytest.mark.parametrize("method", ["simple", "relaxed"])
+def test_odd_headers(tmp_path, dns, keys, method):
+    """White space before the colon, 8-bit text, long folded fields, CR in a
+    header value: hashed as Mail::DKIM hashes them."""
+    require_tool("perl-mail-dkim")
+    odd = (b"From : Joe <joe@example.com>\n"
+           b"To: Bob <bob@example.net>\n"
+           b"Subject:\t=?utf-8?q?x?= caf\xc3\xa9  \n"
+           b"X-Long: " + b" ".join([b"word"] * 40) + b"\n\t continued\n"
+           b"Date: Sun, 22 Nov 2026 07:00:00 +0000\n"
+           b"\n"
+           b"body\n")
+    msg = V.mail_dkim_sign(odd, keys["rsa"], "example.com", "sel", method=method,
+                           headers="from:to:subject:x-long:date")
+    assert V.mail_dkim_verify(msg, dns.port)[0][0] == "pass"
+    assert first(letters(tmp_path, msg, dns)) == "A"
