@@ -24,7 +24,13 @@ def read_envelope(fd=1, limit=64 << 20):
         if size > limit:
             raise QmailDkimExit(exits.READ_ERROR, "envelope larger than %d octets" % limit)
         chunks.append(data)
-    return b"".join(chunks)
+    envelope = b"".join(chunks)
+    # A complete envelope ends with the empty recipient: "...\0\0" (qmail-queue
+    # itself refuses a short one). A truncated envelope means the sender side
+    # died: temporary, and nothing is queued.
+    if not envelope.startswith(b"F") or not envelope.endswith(b"\0\0"):
+        raise QmailDkimExit(exits.READ_ERROR, "envelope truncated or malformed")
+    return envelope
 
 
 def recipients(envelope):
