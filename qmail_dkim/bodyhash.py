@@ -1,20 +1,16 @@
 """Streaming DKIM body canonicalization and hashing (RFC 6376 3.4.3, 3.4.4).
 
 dkimpy's canonicalize_body() works on the whole body in memory (several
-copies of it); a 10 MB message must not cost 60 MB, so we feed line-aligned
-chunks through dkimpy's own per-line transforms and keep back the trailing
-empty lines ourselves (they are dropped only if nothing follows).
+copies of it); a 10 MB message must not cost 60 MB, so we canonicalize
+line-aligned chunks and keep back the trailing empty lines ourselves (they
+are dropped only if nothing follows). tests/test_core_sign.py checks the
+result against dkimpy's canonicalize_body on random bodies.
 
 Input is the LF form qmail stores; every LF becomes CRLF, as qmail-remote
 sends it. A body whose last line has no LF is hashed as if it had one
 (qmail-remote adds the CRLF before the final dot).
 """
 import hashlib
-
-from qmail_dkim.dkimlib import dkim
-
-_strip_ws = dkim.canonicalization.strip_trailing_whitespace
-_compress = dkim.canonicalization.compress_whitespace
 
 
 class BodyHasher:
@@ -52,9 +48,17 @@ class BodyHasher:
         self._lines(lines)
 
     def _lines(self, lines):
-        t = lines.replace(b"\n", b"\r\n")
         if self.relaxed:
-            t = _compress(_strip_ws(t))
+            # RFC 6376 3.4.4 with byte operations on the LF lines: each run of
+            # WSP -> one SP, then the SP before a line end goes. Same result as
+            # dkimpy's strip_trailing_whitespace + compress_whitespace (tested
+            # against them), about three times faster on large bodies.
+            t = lines.replace(b"\t", b" ")
+            while b"  " in t:
+                t = t.replace(b"  ", b" ")
+            t = t.replace(b" \n", b"\n").replace(b"\n", b"\r\n")
+        else:
+            t = lines.replace(b"\n", b"\r\n")
         # Count trailing empty lines: a CRLF at the start of a line.
         i = len(t)
         empty = 0

@@ -1,21 +1,60 @@
-"""Import dkimpy for its building blocks, without its DNS plug-in.
+"""Importing dkimpy's building blocks without its start-up bill.
 
-dkimpy's package __init__ imports dkim.dnsplug, which imports dnspython's
-resolver (about 80 ms of imports), and PyNaCl (about 10 ms). qmail starts one
-process per message and the signing path never looks anything up in DNS, so we
-register a stand-in dnsplug before the import. dkimpy's own get_txt is never
-called by qmail-dkim (verification does its own bounded lookups, dnstxt.py);
-the stand-in raises if something calls it anyway. PyNaCl is imported on demand
-by nacl() for Ed25519 keys only.
+dkimpy's package __init__ imports dnspython's resolver (about 80 ms of
+imports, through dkim.dnsplug), PyNaCl (10 ms), `logging` (threading,
+traceback, string) and compiles a dozen regular expressions -- about 45 ms
+in all on every message, while qmail starts one process per message and the
+signing path needs only dkim.canonicalization and dkim.crypto.
 
-    from qmail_dkim.dkimlib import dkim
+So, unless the real package is already loaded, we register a bare `dkim`
+package whose __path__ is dkimpy's directory: its submodules then import
+normally without running __init__. The first time anything asks the bare
+package for an attribute it does not have (dkim.DKIM, dkim.verify, ... --
+tests and tools do), dkimpy's __init__ is run into it, with a stand-in DNS
+plug-in (qmail-dkim does its own bounded lookups in dnstxt.py). PyNaCl is
+imported by nacl() for Ed25519 keys only.
+
+    from qmail_dkim.dkimlib import dkim      # dkim.canonicalization, dkim.crypto, ...
 """
 import sys
 import types
 
 
-def _install_stand_ins():
-    if "dkim" in sys.modules:          # already imported (e.g. by a test)
+def _find_dkim_dir():
+    import os
+    for base in sys.path:
+        init = os.path.join(base or ".", "dkim", "__init__.py")
+        if os.path.isfile(init):
+            return os.path.dirname(init)
+    raise ImportError("dkimpy is not installed (pip install dkimpy)")
+
+
+def _bare_package():
+    path = _find_dkim_dir()
+    mod = types.ModuleType("dkim")
+    mod.__path__ = [path]
+    mod.__file__ = path + "/__init__.py"
+    mod.__package__ = "dkim"
+    state = {"loading": False}
+
+    def __getattr__(name):
+        if name.startswith("__") or state["loading"]:
+            raise AttributeError(name)
+        state["loading"] = True
+        _stand_in_dnsplug()
+        with open(mod.__file__, "rb") as f:
+            code = compile(f.read(), mod.__file__, "exec")
+        exec(code, mod.__dict__)            # the real __init__, into this module
+        if name in mod.__dict__:
+            return mod.__dict__[name]
+        raise AttributeError(name)
+
+    mod.__getattr__ = __getattr__
+    return mod
+
+
+def _stand_in_dnsplug():
+    if "dkim.dnsplug" in sys.modules:
         return
     plug = types.ModuleType("dkim.dnsplug")
 
@@ -24,27 +63,19 @@ def _install_stand_ins():
 
     plug.get_txt = get_txt
     sys.modules["dkim.dnsplug"] = plug
-    # PyNaCl and authres (ARC only) are optional imports in dkimpy: a None
-    # entry makes "import nacl.signing" raise ImportError, which dkimpy
-    # tolerates. nacl() below undoes this when an Ed25519 key needs it.
-    for name in ("nacl", "authres"):
-        if name not in sys.modules:
-            sys.modules[name] = None
 
 
-_install_stand_ins()
-import dkim  # noqa: E402
+if "dkim" not in sys.modules:
+    sys.modules["dkim"] = _bare_package()
+dkim = sys.modules["dkim"]
 import dkim.canonicalization  # noqa: E402,F401
 import dkim.crypto  # noqa: E402,F401
-import dkim.util  # noqa: E402,F401
 
 
 def nacl():
     """PyNaCl's signing module, imported now; also handed to dkimpy."""
-    if sys.modules.get("nacl", 1) is None:
-        del sys.modules["nacl"]
     import nacl.encoding
     import nacl.exceptions
     import nacl.signing
-    dkim.nacl = sys.modules["nacl"]
+    dkim.__dict__.setdefault("nacl", sys.modules["nacl"])
     return nacl.signing

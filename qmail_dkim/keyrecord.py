@@ -27,6 +27,7 @@ import binascii
 import re
 
 from qmail_dkim.dkimlib import dkim
+import dkim.util  # noqa: E402 - tag-list parsing (imports logging; verify path only)
 
 MIN_RSA_BITS = 1024
 # Bounds against keys that cost minutes of arithmetic (pow with a huge

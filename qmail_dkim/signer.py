@@ -8,8 +8,8 @@ tag list here and use dkimpy's pieces for the rest: header canonicalization
 b= from the signature header), and RSA signing (via keyfile).
 """
 import base64
-import hashlib
 
+from qmail_dkim import headerhash
 from qmail_dkim.dkimlib import dkim
 
 NAME = b"DKIM-Signature"
@@ -104,9 +104,7 @@ def make_signature(fields, key, domain, selector, opts, include, body_hash,
     unsigned_value = fold(tags, b"\r\n")
     policy = dkim.canonicalization.CanonicalizationPolicy.from_c_value(
         ("%s/%s" % (head_c, body_c)).encode())
-    headers = policy.canonicalize_headers([(f.name, f.crlf_value()) for f in fields])
-    h = hashlib.sha256()
-    dkim.hash_headers(h, policy, headers, list(include), (NAME, unsigned_value), None)
+    h = headerhash.header_hash(policy, "sha256", fields, include, NAME, unsigned_value)
     if key.kind == "rsa":
         sig = key.sign_rsa(h)
     else:

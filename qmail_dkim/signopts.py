@@ -10,7 +10,6 @@
     -b n         obsolete (DomainKeys), ignored
 DKIMIDENTITY overrides -i; DKIMEXPIRE overrides -x (empty: no x=).
 """
-import getopt
 
 DEFAULT_EXPIRE = 604800          # one week
 CANON = {"r": ("relaxed", "relaxed"), "s": ("simple", "simple"),
@@ -37,10 +36,7 @@ class SignOptions:
 def parse(text, identity_env=None, expire_env=None):
     """Parse an options string; raises OptionError with a one-line reason."""
     o = SignOptions()
-    try:
-        opts, rest = getopt.getopt((text or "").split(), "c:lqthi:x:z:b:")
-    except getopt.GetoptError as e:
-        raise OptionError("DKIMSIGNOPTIONS: %s" % e.msg)
+    opts, rest = getopt((text or "").split(), "c:lqthi:x:z:b:")
     if rest:
         raise OptionError("DKIMSIGNOPTIONS: unexpected argument %r" % rest[0])
     for opt, val in opts:
@@ -77,6 +73,35 @@ def parse(text, identity_env=None, expire_env=None):
     if expire_env is not None:
         o.expire = None if expire_env == "" else _expire(expire_env, "DKIMEXPIRE")
     return o
+
+
+def getopt(args, spec):
+    """POSIX getopt(3) for one short-option spec: bundling (-lq), attached or
+    separate arguments (-z4, -z 4), "--". Our own rather than the standard
+    getopt module, which imports gettext (and locale) on every message."""
+    opts = []
+    while args and args[0].startswith("-") and args[0] != "-":
+        arg, args = args[0], args[1:]
+        if arg == "--":
+            break
+        i = 1
+        while i < len(arg):
+            c = arg[i]
+            k = spec.find(c)
+            if c == ":" or k < 0:
+                raise OptionError("DKIMSIGNOPTIONS: option -%s not recognized" % c)
+            if spec[k + 1:k + 2] == ":":
+                if i + 1 < len(arg):
+                    opts.append(("-" + c, arg[i + 1:]))
+                elif args:
+                    opts.append(("-" + c, args[0]))
+                    args = args[1:]
+                else:
+                    raise OptionError("DKIMSIGNOPTIONS: option -%s requires argument" % c)
+                break
+            opts.append(("-" + c, ""))
+            i += 1
+    return opts, args
 
 
 def _expire(val, what):

@@ -16,8 +16,9 @@ CHUNK = 1 << 16
 
 
 def _create(tmpdir):
-    import secrets
-    path = os.path.join(tmpdir, "qmail-dkim.%d.%s" % (os.getpid(), secrets.token_hex(6)))
+    # os.urandom rather than secrets: the same randomness, without importing
+    # random and hmac on every message. O_EXCL makes a guessed name harmless.
+    path = os.path.join(tmpdir, "qmail-dkim.%d.%s" % (os.getpid(), os.urandom(6).hex()))
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags, 0o600)

@@ -44,19 +44,16 @@ is dkimpy's, RSA verification is dkimpy's RSASSA_PKCS1_v1_5_verify, Ed25519
 PyNaCl's. dkimpy's own verify() is not used: it reports most failures as one
 exception or False, allows 10 hours of grace on x=, fetches keys with its
 own unbounded DNS plug-in and adds the extra-From hack; the letters need the
-finer checks below. Header hashing is done here rather than with
-dkim.hash_headers because that matches header names without the white space
-allowed before the colon (simple canonicalization must hash "Subject :" as
-written) and strips trailing white space from the signature field.
+finer checks below. Header hashing is headerhash.py (shared with the signer).
 """
 import base64
-import hashlib
 import re
 import time
 
-from qmail_dkim import dnstxt
+from qmail_dkim import dnstxt, headerhash
 from qmail_dkim.bodyhash import BodyHasher, hash_bodies
 from qmail_dkim.dkimlib import dkim
+import dkim.util  # noqa: E402 - tag-list parsing (imports logging; verify path only)
 from qmail_dkim.keyrecord import KeyRecordError, b64decode_strict, parse_key_record
 
 MAX_SIGNATURES = 10
@@ -333,35 +330,10 @@ def check_key(sig, keys):
 # ------------------------------------------------------------- hashing
 
 def header_hash(sig, fields):
-    """The hash object over the signed header fields and the signature field
-    (RFC 6376 3.7), using dkimpy's canonicalization."""
-    canon = sig.canon
-    # select: for each h= name, the last not yet used occurrence, bottom-up
-    used_upto = {}
-    selected = []
-    for h in sig.hlist:
-        i = used_upto.get(h, len(fields))
-        while i > 0:
-            i -= 1
-            if fields[i].lname == h:
-                selected.append(fields[i])
-                break
-        used_upto[h] = i
-    pairs = [(f.raw[:f.colon - 1], f.crlf_value()) for f in selected]
-    hasher = hashlib.new(ALGORITHMS[sig.a])
-    for name, value in canon.canonicalize_headers(pairs):
-        hasher.update(name + b":" + value)
+    """The hash object over the signed header fields and the signature field."""
     f = sig.field
-    value = f.crlf_value()
-    if value.endswith(b"\r\n"):
-        value = value[:-2]
-    # dkimpy's RE_BTAG needs a ';' or white space before "b="
-    value = dkim.RE_BTAG.sub(b"\\1", b";" + value)[1:]
-    [(name, value)] = canon.canonicalize_headers([(f.raw[:f.colon - 1], value)])
-    if value.endswith(b"\r\n") and canon.header_algorithm is dkim.canonicalization.Relaxed:
-        value = value[:-2]
-    hasher.update(name + b":" + value)
-    return hasher
+    return headerhash.header_hash(sig.canon, ALGORITHMS[sig.a], fields, sig.hlist,
+                                  f.raw[:f.colon - 1], f.crlf_value())
 
 
 def verify_signature(sig, hasher):
