@@ -135,13 +135,24 @@ def main(argv=None):
 
 
 def _error_fields(mode, log, reason, fields):
-    keys = {k for k, _ in log}
-    out = list(log)
-    if mode == "sign" and "result" not in keys:
+    """The log fields of a run that ended in an error. Fields a mode already
+    decided stay (d=, s=, status=, ...), but the message was not queued:
+    result= (sign) / action= (verify) say "error", and the error is reason=
+    (or error= when reason= already explains the mode's own decision)."""
+    out = []
+    seen = set()
+    for k, v in log:
+        if (mode == "sign" and k == "result") or (mode == "verify" and k == "action"):
+            v = "error"
+        out.append((k, v))
+        seen.add(k)
+    if mode == "sign" and "result" not in seen:
         out.insert(0, ("result", "error"))
-    if mode == "verify" and "status" not in keys:
+    if mode == "verify" and "status" not in seen:
         out.insert(0, ("status", "error"))
-    out.append(("reason", reason))
+    if mode == "verify" and "action" not in seen:
+        out.append(("action", "error"))
+    out.append(("error" if "reason" in seen else "reason", reason))
     for k, v in fields.items():
         out.append((k, v))
     return out

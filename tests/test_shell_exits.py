@@ -144,3 +144,36 @@ def test_log_line_is_one_line_even_for_hostile_values(home):
     msg = b"From: x@exa\x01mple.com\n\nbody\n"
     r = qdkim.run(home, RELAY, message=msg)
     assert r.rc == 0 and "\\x01" in r.log
+
+
+def _as_nobody_with_limits(home, limit_args, env_extra):
+    """Run qmail-dkim as nobody under prlimit (root only)."""
+    if os.getuid() != 0:
+        pytest.skip("needs root")
+    env = {"PATH": "/usr/bin:/bin", "QMAILHOME": str(home), "TMPDIR": "/tmp", "DKIMQUEUE": "/bin/cat"}
+    env.update(env_extra)
+    return subprocess.run(["prlimit"] + limit_args + ["setpriv", "--reuid=65534", "--regid=65534",
+                          "--clear-groups", qdkim.QMAIL_DKIM], input=SAMPLE, env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+
+
+def test_cannot_fork_is_58():
+    import tempfile, shutil
+    home = Path(tempfile.mkdtemp(prefix="qdkim-nproc-"))
+    home.chmod(0o755)
+    try:
+        p = _as_nobody_with_limits(home, ["--nproc=1"], {})
+        log = p.stderr.decode()
+        assert p.returncode == 58, log
+        assert "cannot fork" in log and "action=error" in log
+    finally:
+        shutil.rmtree(home)
+
+
+def test_cannot_create_pipe_is_59(home):
+    env = {"PATH": "/usr/bin:/bin", "QMAILHOME": str(home), "TMPDIR": str(home), "DKIMQUEUE": "/bin/cat", **RELAY}
+    # fds 0-2, the spool file (3) and room for one import: no room for a pipe.
+    p = subprocess.run(["prlimit", "--nofile=5", qdkim.QMAIL_DKIM], input=SAMPLE, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+    f = fields([l for l in p.stderr.decode().splitlines() if l.startswith("qmail-dkim:")][0])
+    assert p.returncode == 59 and f["result"] == "error" and "pipe" in f["reason"]
