@@ -64,6 +64,7 @@ def main(argv=None):
     log = []
     spool = None
     code = exits.INTERNAL_BUG
+    from_child = False          # the queue program's own status: passed on as is
     error_text = None
     try:
         try:
@@ -97,6 +98,7 @@ def main(argv=None):
         else:
             code = child.run(child.queue_argv(argv, env), env, outcome.prepend, spool,
                              outcome.drop, envelope, tmpdir)
+            from_child = True
     except QmailDkimExit as e:
         _kill_child()
         code = e.code
@@ -121,7 +123,7 @@ def main(argv=None):
         signal.alarm(0)
         if spool is not None:
             spool.close()
-    custom = "DKIMCUSTOMERROR" in env and code in exits.TEXTS
+    custom = "DKIMCUSTOMERROR" in env and code in exits.TEXTS and not from_child
     log.append(("exit", exits.CUSTOM_ERROR if custom else code))
     _emit(2, logline.format_line(mode, log))
     if custom:

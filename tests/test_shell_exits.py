@@ -177,3 +177,10 @@ def test_cannot_create_pipe_is_59(home):
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
     f = fields([l for l in p.stderr.decode().splitlines() if l.startswith("qmail-dkim:")][0])
     assert p.returncode == 59 and f["result"] == "error" and "pipe" in f["reason"]
+
+
+def test_custom_error_leaves_the_queue_programs_status_alone(home):
+    for code in (0, 71, 31):
+        r = qdkim.run(home, dict(RELAY, DKIMCUSTOMERROR=""), qd_knobs={"exit": code})
+        assert r.rc == code
+        assert not [l for l in r.stderr.splitlines() if l[:1] in ("D", "Z")]
