@@ -131,7 +131,6 @@ def test_stdin_closed_early_gets_what_was_sent(home):
 def test_custom_error_88(home):
     r = qdkim.run(home, {"DKIMKEY": "control/domainkeys/nonexistent", "DKIMCUSTOMERROR": ""})
     assert r.rc == 88
-    assert "Dprivate key file does not exist" not in r.stderr or True
     lines = [l for l in r.stderr.splitlines() if l[:1] in ("D", "Z")]
     assert lines and lines[0].startswith("D") and lines[0].endswith("(#5.3.5)")
     r = qdkim.run(home, dict(RELAY, DKIMSIGNOPTIONS="-c q", DKIMCUSTOMERROR="1", ERROR_FD="2"))
