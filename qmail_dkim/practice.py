@@ -115,6 +115,11 @@ def _adsp(domain, lookup):
                 return "all;", False
         return "unknown;", False
     # no ADSP record: is the author domain itself out of scope (RFC 5617 4.3)?
+    return _no_record(domain, lookup)
+
+
+def _no_record(domain, lookup):
+    """No practice record: out of scope if the author domain does not exist."""
     dom = lookup(domain)
     if dom.status == "nxdomain":
         return "out of scope;", False
@@ -128,12 +133,7 @@ def _ssp(domain, lookup):
     if ans.status == "temp":
         return "temporary failure;", False
     if ans.status != "ok":
-        dom = lookup(domain)
-        if dom.status == "nxdomain":
-            return "out of scope;", False
-        if dom.status == "temp":
-            return "temporary failure;", False
-        return "unknown;", False
+        return _no_record(domain, lookup)
     for rec in ans.records:
         tags = _tags(rec)
         dkim = tags.get("dkim", "").lower()
