@@ -1,0 +1,35 @@
+"""A small end-to-end load run (docs/LOAD.md; the full one is
+``python -m tests.load.run --messages 10000 --clients 20``).
+
+300 messages from 10 concurrent SMTP clients through tcpserver + mailfront +
+qmail-dkim + the qmail-queue double, NSD serving the keys: signing, the parent-domain
+key, no key, a corrupt key (451), verify good / unsigned / tampered (554) / selector
+missing (554) / SERVFAIL (451), a missing fixed key (554) and a queue that exits 71
+(451).  Nothing accepted may be lost, altered or duplicated, nothing rejected may be
+queued, and every signature must verify under Perl Mail::DKIM.
+"""
+from __future__ import annotations
+
+from tests.load.harness import CATEGORIES, run_load
+
+MESSAGES = 300
+CLIENTS = 10
+
+
+def test_load_small(require_tool, tmp_path):
+    require_tool("nsd", "tcpserver", "tcprules", "mailfront", "perl-mail-dkim")
+    res = run_load(MESSAGES, CLIENTS, workdir=tmp_path / "load", say=lambda s: None)
+    table = res.table()
+    print(table)
+    assert res.ok, table
+    c = res.counts
+    assert (c["lost"], c["altered"], c["duplicated"], c["wrong"], c["errors"],
+            c["rejected_spooled"], c["unknown"], c["sig_failed"]) == (0,) * 8, table
+    assert c["accepted"] + c["rej4"] + c["rej5"] == MESSAGES, table
+    # every category was exercised, with the code it must get
+    for cat in CATEGORIES:
+        st = res.per_cat[cat.name]
+        assert st["sent"] > 0 and st["codes"] == {cat.code: st["sent"]}, (cat.name, table)
+    assert c["sig_checked"] > 0
+    # the clients really were concurrent
+    assert res.max_concurrent >= CLIENTS // 2, table
