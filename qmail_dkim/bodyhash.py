@@ -23,7 +23,9 @@ class BodyHasher:
         self.length = 0             # canonical body length so far (all of it)
         self._hashed = 0
         self._pending = 0           # empty lines held back
-        self._partial = b""         # last line without LF yet
+        self._open = False          # a line without LF yet has begun
+        self._open_text = False     # ... and has content (it is not an empty line)
+        self._open_ws = False       # relaxed: white space held at its end
         self._done = False
 
     def _emit(self, data):
@@ -36,16 +38,63 @@ class BodyHasher:
         self._hashed += len(data)
         self.hash.update(data)
 
+    def _flush_pending(self):
+        while self._pending:
+            n = min(self._pending, 1 << 15)
+            self._emit(b"\r\n" * n)
+            self._pending -= n
+
     def update(self, chunk):
         if not chunk:
             return
         cut = chunk.rfind(b"\n")
         if cut < 0:
-            self._partial += chunk
+            self._part(chunk)
             return
-        lines = self._partial + chunk[:cut + 1]
-        self._partial = chunk[cut + 1:]
-        self._lines(lines)
+        start = 0
+        if self._open:
+            # finish the line begun in an earlier chunk
+            first = chunk.find(b"\n")
+            self._part(chunk[:first])
+            self._close_line()
+            start = first + 1
+        if start <= cut:
+            self._lines(chunk[start:cut + 1])
+        if cut + 1 < len(chunk):
+            self._part(chunk[cut + 1:])
+
+    def _part(self, data):
+        """Part of a line whose LF has not come yet. Emitted as it comes (a
+        long line is neither held in memory nor copied again and again);
+        only relaxed's trailing white space waits for what follows."""
+        self._open = True
+        if not data:
+            return
+        if self.relaxed:
+            data = data.replace(b"\t", b" ")
+            while b"  " in data:
+                data = data.replace(b"  ", b" ")
+            if self._open_ws:
+                data = data.lstrip(b" ")
+                if not data:
+                    return
+                data = b" " + data
+            self._open_ws = data.endswith(b" ")
+            if self._open_ws:
+                data = data[:-1]
+            if not data:
+                return
+        if not self._open_text:
+            self._flush_pending()
+            self._open_text = True
+        self._emit(data)
+
+    def _close_line(self):
+        if self._open_text:
+            self._emit(b"\r\n")
+        else:
+            self._pending += 1      # the line was empty (or only white space, relaxed)
+        self._open = self._open_text = self._open_ws = False
 
     def _lines(self, lines):
         if self.relaxed:
@@ -66,8 +115,7 @@ class BodyHasher:
             i -= 2
             empty += 1
         if i:
-            if self._pending:
-                self._emit(b"\r\n" * self._pending)
+            self._flush_pending()
             self._emit(t[:i] if empty else t)
             self._pending = empty
         else:
@@ -77,9 +125,8 @@ class BodyHasher:
         if self._done:
             return
         self._done = True
-        if self._partial:
-            self._lines(self._partial + b"\n")
-            self._partial = b""
+        if self._open:
+            self._close_line()      # sent with CRLF by qmail-remote
         if self.length == 0 and not self.relaxed:
             self._emit(b"\r\n")     # simple: an empty body is one CRLF
 

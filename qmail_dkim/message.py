@@ -6,7 +6,8 @@ offsets of each field (verify mode removes forged fields, nothing else) and
 leave the body on disk. So we split the header block ourselves:
 
 * a field starts with a name (printable ASCII except ':' and space) and ':';
-* a line starting with space or tab continues the previous field;
+* a line starting with space or tab continues the previous field (at the
+  very start of the message: a field with an empty name, see below);
 * the header ends at the first empty line (the separator; the body starts
   after it), or at the first line that is neither (the body starts at that
   line: there was no separator), or at the end of the data.
@@ -57,6 +58,13 @@ def parse_header(data, complete=True):
     one). With complete=False, `data` may be cut short: the last, possibly
     unfinished line is not taken as the end of the header.
     """
+    fields, pos, _ended = parse_header_ex(data, complete)
+    return fields, pos
+
+
+def parse_header_ex(data, complete=True):
+    """parse_header, plus whether the header really ended inside `data` (an
+    empty line or a line that is not a header line was found)."""
     fields = []
     pos = 0
     n = len(data)
@@ -73,22 +81,74 @@ def parse_header(data, complete=True):
         if first == b"\n":      # the separator
             if cur:
                 fields.append(_field(data, cur, pos))
-            return fields, pos + 1
-        if first in (b" ", b"\t") and cur is not None:
+            return fields, pos + 1, True
+        if first in (b" ", b"\t"):
+            if cur is None:
+                # Continuation lines before any field: a field without a name.
+                # Downstream they continue whatever header line precedes them,
+                # so they are part of the header, not body (see verify.py, sign.py).
+                cur = [b"", pos, 0]
             pos = line_end
             continue
         m = _NAME.match(data, pos, line_end)
         if not m:               # not a header line: the body starts here
             if cur:
                 fields.append(_field(data, cur, pos))
-            return fields, pos
+            return fields, pos, True
         if cur:
             fields.append(_field(data, cur, pos))
         cur = [m.group(1), pos, m.end() - pos]
         pos = line_end
     if cur:
         fields.append(_field(data, cur, pos))
+    return fields, pos, complete
+
+
+def scan_fields(f, start, keep=8192):
+    """Header fields read from the binary file `f` from offset `start` (the
+    start of a line), for headers too large to hold in memory. Each field's
+    raw keeps at most `keep` octets; .start and .end are exact.
+    Returns (fields, body_offset)."""
+    f.seek(start)
+    fields = []
+    pos = start
+    cur = None                  # [name, start, colon, bytearray prefix]
+    at_line_start = True
+    while True:
+        piece = f.readline(1 << 16)
+        if not piece:
+            break
+        if at_line_start:
+            first = piece[:1]
+            if first == b"\n":
+                break
+            if first in (b" ", b"\t"):
+                if cur is None:
+                    cur = [b"", pos, 0, bytearray()]
+            else:
+                m = _NAME.match(piece)
+                if not m:
+                    break
+                if cur:
+                    fields.append(_scanned(cur, pos))
+                cur = [m.group(1), pos, m.end(), bytearray()]
+        if cur is not None and len(cur[3]) < keep:
+            cur[3] += piece[:keep - len(cur[3])]
+        pos += len(piece)
+        at_line_start = piece.endswith(b"\n")
+    if cur:
+        fields.append(_scanned(cur, pos))
+    # pos: the separator line or the first non-header line (or the end)
+    if piece[:1] == b"\n" and at_line_start:
+        return fields, pos + 1
     return fields, pos
+
+
+def _scanned(cur, end):
+    name, start, colon, prefix = cur
+    field = HeaderField(name, bytes(prefix), start, colon)
+    field.end = end
+    return field
 
 
 def _field(data, cur, end):

@@ -9,6 +9,7 @@ import time
 from qmail_dkim import dkimkeys, domainname, exits, fromaddr, headerset, keypath, signopts
 from qmail_dkim.exits import QmailDkimExit
 from qmail_dkim.outcome import Outcome
+from qmail_dkim.spool import HEADER_MAX
 
 
 class Unsigned(Exception):
@@ -63,7 +64,7 @@ def parse_options(env, var):
         raise QmailDkimExit(exits.CONFIG_ERROR, str(e))
 
 
-def plan(env, fields, template, envelope=None, exists=keypath.file_exists):
+def plan(env, fields, template, envelope=None, exists=keypath.file_exists, overflow=False):
     """Decide; raises Unsigned or QmailDkimExit. `envelope` is a callable
     returning the envelope bytes (read only when DKIMSIGNRCPTS is set)."""
     p = Plan()
@@ -71,6 +72,11 @@ def plan(env, fields, template, envelope=None, exists=keypath.file_exists):
     p.template = template
     p.options = parse_options(p.env, "DKIMSIGNOPTIONS")
 
+    if fields and fields[0].name == b"":
+        # Our DKIM-Signature would be continued by it downstream (and broken).
+        raise Unsigned("message begins with a continuation line")
+    if overflow:
+        raise Unsigned("header larger than %d octets" % HEADER_MAX)
     p.from_domain, reason = fromaddr.from_domain(fields)
     if reason == "no From: header":
         raise Unsigned("no From: header")
@@ -145,7 +151,7 @@ def _check_identity(opts, domain):
 def run(env, spool, template, envelope=None):
     """Sign mode for one message -> Outcome (exit_code None: queue it)."""
     try:
-        p = plan(env, spool.fields, template, envelope)
+        p = plan(env, spool.fields, template, envelope, overflow=spool.overflow)
     except Unsigned as u:
         log = [("result", "unsigned"), ("reason", u.reason)]
         if "tried" in u.fields:

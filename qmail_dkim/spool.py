@@ -9,7 +9,7 @@ import os
 
 from qmail_dkim import exits
 from qmail_dkim.exits import QmailDkimExit
-from qmail_dkim.message import parse_header
+from qmail_dkim.message import parse_header_ex, scan_fields
 
 HEADER_MAX = 1 << 20      # header octets kept in memory and parsed
 CHUNK = 1 << 16
@@ -42,12 +42,28 @@ def _write_all(fd, data, tmpdir):
 
 
 class Spool:
-    """The message, on disk, with its header parsed."""
+    """The message, on disk, with its header parsed.
+
+    fields: the header fields, in order. When the header is longer than
+    HEADER_MAX, `fields` holds those that lie in the first HEADER_MAX octets
+    (whole), `overflow` is True, and `tail_fields` lists the rest, read from
+    the file with at most 8 KB of each kept (enough to recognise a forged
+    DKIM-Status or Authentication-Results); body_offset is always exact.
+    """
 
     def __init__(self, fd, size, head, complete):
         self.fd = fd
         self.size = size
-        fields, body_offset = parse_header(head, complete=complete)
+        self.overflow = False
+        self.tail_fields = []
+        fields, body_offset, ended = parse_header_ex(head, complete=complete)
+        if not ended and len(head) < size:
+            # The header goes on past what we hold: keep the fields that are
+            # surely whole, read the rest from the file.
+            self.overflow = True
+            resume = fields.pop().start if fields else body_offset
+            with open(os.dup(fd), "rb", buffering=1 << 16) as f:
+                self.tail_fields, body_offset = scan_fields(f, resume)
         self.fields = fields
         self.body_offset = body_offset
         self.header = head[:body_offset]

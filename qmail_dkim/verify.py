@@ -19,8 +19,12 @@ import time
 from qmail_dkim import authresults, dnstxt, practice, status
 from qmail_dkim.fromaddr import from_domain as _from_domain
 from qmail_dkim.outcome import Outcome
+from qmail_dkim.spool import HEADER_MAX
 from qmail_dkim.verifier import (DNS_BUDGET_FACTOR, KeySource, Options,
                                  message_letter, verify_all)
+
+
+LEADING_FOLD_NOTICE = b"X-DKIM-Notice: the message below began with a folded line\n"
 
 
 def _sig_values(sig):
@@ -47,7 +51,7 @@ def run(env, spool, now=None, lookup=None):
     """`lookup(name) -> dnstxt.TxtAnswer` replaces DNS (tests)."""
     fields = spool.fields
     servid = authresults.authserv_id(env)
-    drop = authresults.forged_fields(fields, servid)
+    drop = authresults.forged_fields(list(fields) + spool.tail_fields, servid)
     try:
         author, _why = _from_domain(fields)
     except Exception:               # noqa: BLE001 - a From: we cannot read is no author
@@ -62,6 +66,8 @@ def run(env, spool, now=None, lookup=None):
             return dnstxt.lookup_txt(name, env, timeout=timeout, deadline=deadline)
     keys = KeySource(env, deadline, lookup)
     results, ignored = verify_all(fields, spool, opts, keys)
+    # signatures past the first HEADER_MAX octets of header are not evaluated
+    ignored += sum(1 for f in spool.tail_fields if f.lname == b"dkim-signature")
     letter = message_letter(results)
 
     old = None
@@ -85,6 +91,11 @@ def run(env, spool, now=None, lookup=None):
     prepend = (authresults.dkim_status_header(status.dkim_status_text(letter, old))
                + authresults.header(servid, specs)
                + (pres.header if pres is not None else b""))
+    if fields and fields[0].name == b"":
+        # The message begins with a continuation line: downstream it continues
+        # our last header line. Give it one of its own to continue, so that
+        # the sender cannot write into our verdict.
+        prepend += LEADING_FOLD_NOTICE
 
     code, action = status.verify_action(letter, env.get("DKIMVERIFY"))
     log = [("status", letter)]
@@ -99,6 +110,13 @@ def run(env, spool, now=None, lookup=None):
         log.append(("ignored", ignored))
     if drop:
         log.append(("removed", len(drop)))
+    warnings = []
+    if spool.overflow:
+        warnings.append("header over %d octets: only fields in them are verified" % HEADER_MAX)
+    if fields and fields[0].name == b"":
+        warnings.append("message begins with a continuation line")
+    if warnings:
+        log.append(("warning", "; ".join(warnings)))
     log.append(("action", action))
     error_text = None
     if code is not None:

@@ -203,10 +203,12 @@ def test_bodyhash_matches_dkimpy_on_random_bodies():
     C = dkim.canonicalization
     rnd = random.Random(7)
     bodies = [b"", b"\n", b"\n\n", b"a\n\n\n", b" \n\t\n", b"a\rb\n", b"x \t y  \n\n z\t\n\n"]
-    bodies += [bytes(rnd.choice(b"ab \t\n\r") for _ in range(rnd.randint(0, 40))) + b"\n" for _ in range(400)]
+    bodies += [bytes(rnd.choice(b"ab \t\n\r") for _ in range(rnd.randint(0, 40))) for _ in range(400)]
     for body in bodies:
+        # a last line without LF is sent (by qmail-remote) with CRLF
+        sent = body if not body or body.endswith(b"\n") else body + b"\n"
         for canon, cls in (("simple", C.Simple), ("relaxed", C.Relaxed)):
-            ref = cls.canonicalize_body(body.replace(b"\n", b"\r\n"))
+            ref = cls.canonicalize_body(sent.replace(b"\n", b"\r\n"))
             for step in (1, 3, 1000):
                 h = BodyHasher(canon)
                 for i in range(0, len(body), step):
@@ -220,6 +222,14 @@ def test_bodyhash_last_line_without_newline_is_sent_with_crlf():
     a.update(b"line")
     b.update(b"line\n")
     assert a.digest() == b.digest()
+
+
+def test_bodyhash_one_long_line_is_streamed():
+    h = BodyHasher("relaxed")
+    for _ in range(256):
+        h.update(b"a \t b" * 3000)
+    h.update(b"  \t \n")
+    assert h.digest() == hashlib.sha256(b"a b" * 3000 * 256 + b"\r\n").digest()
 
 
 def test_bodyhash_limit():
@@ -256,3 +266,29 @@ def test_key_errors_name_file_and_uid_but_not_content(tmp_path):
 def test_key_repr_hides_material(tmp_path):
     k = keyfile.load_private_key(str(cached_ed25519_key().write(tmp_path / "e", fmt="seed")))
     assert "seed" not in repr(k) and base64.b64encode(k._seed).decode() not in repr(k)
+
+
+# -- headers larger than what we hold in memory
+def test_spool_header_overflow_has_exact_body_offset_and_tail_fields(tmp_path):
+    from qmail_dkim.spool import HEADER_MAX, Spool
+    junk = b"X-Junk: " + b"j" * 100 + b"\n"
+    head = b"From: joe@example.com\n" + junk * (HEADER_MAX // len(junk) + 50)
+    tail = b"DKIM-Status: good\nAuthentication-Results: mx.test;\n dkim=pass\n"
+    msg = head + tail + b"\nbody line\n"
+    sp = Spool.from_bytes(msg, str(tmp_path))
+    try:
+        assert sp.overflow and sp.body_offset == len(head + tail) + 1
+        names = [f.lname for f in sp.tail_fields]
+        assert names[-2:] == [b"dkim-status", b"authentication-results"]
+        ar = sp.tail_fields[-1]
+        assert msg[ar.start:ar.end] == b"Authentication-Results: mx.test;\n dkim=pass\n"
+        assert b"".join(sp.body_chunks()) == b"body line\n"
+        assert sp.fields[0].lname == b"from" and sp.fields[-1].end <= HEADER_MAX
+    finally:
+        sp.close()
+
+
+def test_leading_continuation_line_is_a_nameless_field():
+    fields, off = parse_header(b"\t; dkim=pass\nDKIM-Status: good\nFrom: a@b.c\n\nbody\n")
+    assert [f.name for f in fields] == [b"", b"DKIM-Status", b"From"]
+    assert headerset.select(fields) == [b"from"]

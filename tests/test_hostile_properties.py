@@ -19,7 +19,7 @@ modest max_examples; the same properties run in-process (Spool.from_bytes +
 sign.run / verify.run) with many more examples. tests/test_verifier_fuzz.py
 (random tag lists against verify.run with a DNS stub) is not repeated here.
 
-Known bugs found by this file are the xfail(strict=True) tests at the end;
+Bugs found by this file are regression tests at the end (fixed);
 see docs/FUZZING.md.
 """
 import base64
@@ -49,12 +49,14 @@ SIGN_ENV = {"RELAYCLIENT": "", "DKIMKEY": TEMPLATE, "DKIMAUTHSERVID": SERVID}
 VERIFY_LETTERS = "FGHIKLMNOQRTUVWjp"
 BOUND_PROCESS = 10.0       # seconds per qmail-dkim run (typical: 0.06 s)
 BOUND_INPROC = 5.0         # seconds per in-process sign.run / verify.run
+# HOSTILE_SCALE=n multiplies every max_examples here (a longer search).
+SCALE = max(1, int(os.environ.get("HOSTILE_SCALE", "1") or 1))
 LOGLINE = re.compile(r"^qmail-dkim: mode=(sign|verify) ", re.M)
 
-PROC = settings(max_examples=120, deadline=None,
+PROC = settings(max_examples=120 * SCALE, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.large_base_example])
-INPROC = settings(max_examples=600, deadline=None,
+INPROC = settings(max_examples=600 * SCALE, deadline=None,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                          HealthCheck.large_base_example])
 
@@ -211,8 +213,11 @@ def _field_starts(head):
         line = head[pos:end]
         if line == b"\n":
             break
-        if line[:1] in (b" ", b"\t") and fields:
-            fields[-1][1] += line
+        if line[:1] in (b" ", b"\t"):
+            if fields:
+                fields[-1][1] += line
+            else:                       # continuation lines before any field
+                fields.append([b"", line])
         elif re.match(rb"[\x21-\x39\x3b-\x7e]+[ \t]*:", line):
             fields.append([line.split(b":", 1)[0].rstrip(b" \t").lower(), line])
         else:
@@ -238,15 +243,17 @@ def check_verify_output(original, stored, prepend):
     assert prepend.startswith(b"DKIM-Status: ")
     assert b"\nAuthentication-Results: " + SERVID.encode() + b";\n\t" in prepend
     rest = stored[len(prepend):]
-    if not original.startswith((b" ", b"\t")):
-        # Read back as a header: our fields keep their bounds and ours are the
-        # only verdicts. (A first line starting with WSP would continue our
-        # A-R field: test_leading_continuation_line_* below, xfail.)
-        after = _field_starts(stored)
-        ours = _field_starts(prepend)
-        assert [raw for _, raw in after[:len(ours)]] == [raw for _, raw in ours]
-        assert [n for n, _ in after].count(b"dkim-status") == 1
-        assert sum(1 for n, raw in after if n == b"authentication-results" and _ours(raw)) == 1
+    # Read back as a header: our fields keep their bounds and ours are the
+    # only verdicts. A first line starting with WSP continues our last line,
+    # which is then a notice field of its own (test_leading_continuation_line_*).
+    after = _field_starts(stored)
+    ours = _field_starts(prepend)
+    if original.startswith((b" ", b"\t")):
+        assert ours[-1][0] == b"x-dkim-notice"
+        ours = ours[:-1]
+    assert [raw for _, raw in after[:len(ours)]] == [raw for _, raw in ours]
+    assert [n for n, _ in after].count(b"dkim-status") == 1
+    assert sum(1 for n, raw in after if n == b"authentication-results" and _ours(raw)) == 1
     # rest must be original with whole DKIM-Status / our A-R fields removed
     i = j = 0
     for name, raw in _field_starts(original):
@@ -366,7 +373,7 @@ def test_inproc_verify_any_message(inhome, msg, record):
     check_verify_outcome(run_inproc("verify", msg, {"SELECTOR_DATA": record}), msg)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(message(signatures=False),
        st.sampled_from(["-c r", "-c s -l", "-c t -h", "-c u -q -t -x -"]))
 def test_inproc_signed_message_verifies(inhome, msg, opts):
@@ -384,7 +391,7 @@ def test_inproc_signed_message_verifies(inhome, msg, opts):
     assert vlog["status"] == "A", (vlog, signed[:400])
 
 
-@settings(max_examples=100, deadline=None,
+@settings(max_examples=100 * SCALE, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.large_base_example])
 @given(st.lists(st.one_of(dkim_signature(), header_field()), min_size=100, max_size=400),
@@ -399,7 +406,7 @@ def test_inproc_hundreds_of_signatures(inhome, parts, body, record):
     check_sign_outcome(run_inproc("sign", msg), msg)
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=2000 * SCALE, deadline=None)
 @given(st.one_of(st.binary(max_size=300), RECORDS.map(lambda s: s.encode("utf-8", "surrogateescape"))))
 def test_key_record_garbage(data):
     """Any bytes as a key record: a KeyRecordError with L/N/R, or a record."""
@@ -443,7 +450,7 @@ def test_process_verify_hostile(home, msg, record):
         check_verify_output(msg, r.stored[0].msg, process_prepend(r))
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(100, 3000), st.sampled_from(["sign", "verify"]), dkim_signature())
 def test_process_thousands_of_signatures(home, n, mode, sig):
     msg = sig * n + b"From: joe@example.com\nSubject: many\n\nbody\n"
@@ -503,16 +510,14 @@ def test_process_fixed_hostile(home, mode, name):
             assert r.stored[0].msg.endswith(msg)
 
 
-# ------------------------------------------------------------------ known bugs (xfail)
+# ------------------------------------------------------------------ regressions (bugs found here, fixed)
 
 def _junk_header(size):
     line = b"X-Junk: " + b"j" * 100 + b"\n"
     return line * (size // len(line) + 1)
 
 
-@pytest.mark.xfail(strict=True, reason="forged DKIM-Status / our Authentication-Results after "
-                   "the first HEADER_MAX (1 MiB) octets of header are not removed (spool keeps "
-                   "only 1 MiB of header; the rest is taken as body)")
+# Regression (found by this file, fixed in the package): forged verdict after 1mib of header is removed
 def test_forged_verdict_after_1mib_of_header_is_removed(home):
     msg = (b"From: joe@example.com\n" + _junk_header(HEADER_MAX + 1000)
            + b"DKIM-Status: good\nAuthentication-Results: mx.test; dkim=pass\n\nbody\n")
@@ -524,9 +529,7 @@ def test_forged_verdict_after_1mib_of_header_is_removed(home):
     assert out.count(b"Authentication-Results: mx.test;") == 1   # ours only
 
 
-@pytest.mark.xfail(strict=True, reason="a header over HEADER_MAX (1 MiB) is signed with the header "
-                   "tail hashed as body: the signature can never verify (bh= mismatch); it "
-                   "should be signed correctly or passed unsigned")
+# Regression (found by this file, fixed in the package): header over 1mib is not signed wrongly
 def test_header_over_1mib_is_not_signed_wrongly(home):
     from qmail_dkim.dkimlib import dkim
     msg = (b"From: joe@example.com\nSubject: hi\n" + _junk_header(HEADER_MAX + 1000)
@@ -550,19 +553,14 @@ def _timed(home, env, msg, bound=BOUND_PROCESS):
     return r
 
 
-@pytest.mark.xfail(strict=True, reason="sign mode: header field selection (dkimpy hash_headers, "
-                   "select_headers) is quadratic in the number of distinct field names: 30000 "
-                   "distinct fields (~300 KB) take about a minute, 1 MiB of them ~8 minutes")
+# Regression (found by this file, fixed in the package): sign many distinct fields in bounded time
 def test_sign_many_distinct_fields_in_bounded_time(home):
     msg = (b"From: joe@example.com\n" + b"".join(b"H%d: v\n" % i for i in range(30000))
            + b"\nbody\n")
     _timed(home, SIGN_ENV, msg)
 
 
-@pytest.mark.xfail(strict=True, reason="verify mode: verifier.header_hash selects h= fields in "
-                   "O(len(h=) x fields); a signature with a valid bh= (the attacker's own "
-                   "message and key) and 16000 distinct names costs ~50 s, 1 MiB ~hours, x10 "
-                   "signatures")
+# Regression (found by this file, fixed in the package): verify many distinct h names in bounded time
 def test_verify_many_distinct_h_names_in_bounded_time(home):
     bh = base64.b64encode(hashlib.sha256(b"body\r\n").digest())
     names = [b"H%d" % i for i in range(16000)]
@@ -574,18 +572,13 @@ def test_verify_many_distinct_h_names_in_bounded_time(home):
     _timed(home, env, msg)
 
 
-@pytest.mark.xfail(strict=True, reason="bodyhash.BodyHasher.update keeps a line without LF in "
-                   "self._partial += chunk: a body that is one long line is quadratic in time "
-                   "(64 MiB: ~40 s here, multi-line 64 MiB: 0.4 s) and held whole in memory")
+# Regression (found by this file, fixed in the package): sign one line 64mib body in bounded time
 def test_sign_one_line_64mib_body_in_bounded_time(home):
     msg = b"From: joe@example.com\nSubject: long line\n\n" + b"a" * (64 << 20)
     _timed(home, SIGN_ENV, msg, bound=BOUND_PROCESS)
 
 
-@pytest.mark.xfail(strict=True, reason="verify mode: verifier.header_hash strips b= with dkimpy's "
-                   "RE_BTAG, whose nested FWS groups backtrack quadratically on a run of folded "
-                   "white space: a 32 KB signature field of empty continuation lines costs ~30 s, "
-                   "1 MiB ~hours (needs only a matching bh= and a parsable key: the attacker's own)")
+# Regression (found by this file, fixed in the package): verify whitespace folded signature in bounded time
 def test_verify_whitespace_folded_signature_in_bounded_time(home):
     bh = base64.b64encode(hashlib.sha256(b"body\r\n").digest())
     sig = (b"DKIM-Signature: v=1; a=rsa-sha256; c=simple/simple; d=example.com; s=default; "
@@ -595,11 +588,7 @@ def test_verify_whitespace_folded_signature_in_bounded_time(home):
     _timed(home, env, msg)
 
 
-@pytest.mark.xfail(strict=True, reason="verify mode: a message whose first line starts with WSP "
-                   "(a continuation line without a field) is appended to our prepended "
-                   "Authentication-Results field (the sender writes into our verdict), and the "
-                   "forged DKIM-Status after it is not removed (the header is taken to end at "
-                   "line 1) but is a header field once our lines are in front")
+# Regression (found by this file, fixed in the package): leading continuation line cannot forge verdict
 def test_leading_continuation_line_cannot_forge_verdict(home):
     msg = (b"\t; dkim=pass header.d=paypal.com\nDKIM-Status: good\n"
            b"Authentication-Results: mx.test; dkim=pass\nFrom: joe@example.com\n\nbody\n")

@@ -323,3 +323,19 @@ def test_large_message_is_spooled_and_signed(home):
     r = qdkim.run(home, RELAY, message=msg)
     assert r.rc == 0 and split(r.msg)[1] == msg
     assert dkimpy_verify(r.msg, {("default", "example.com"): home / "control/domainkeys/example.com/default"}) == [True]
+
+
+def test_leading_continuation_line_is_not_signed(home):
+    msg = b"\tcontinues nothing\n" + SAMPLE
+    r = qdkim.run(home, RELAY, message=msg)
+    assert r.rc == 0 and r.msg == msg
+    assert qdkim_fields(r)["reason"] == "message begins with a continuation line"
+
+
+def test_header_over_the_memory_bound_is_passed_unsigned(home):
+    from qmail_dkim.spool import HEADER_MAX
+    junk = b"X-Junk: " + b"j" * 100 + b"\n"
+    msg = SAMPLE.replace(b"\n\n", b"\n" + junk * (HEADER_MAX // len(junk) + 10) + b"\n", 1)
+    r = qdkim.run(home, RELAY, message=msg)
+    assert r.rc == 0 and r.msg == msg
+    assert qdkim_fields(r)["reason"] == "header larger than %d octets" % HEADER_MAX
