@@ -222,7 +222,8 @@ def run_verify(opt, record, message, practice_answer):
     env = verify_env(opt, record)
     sp = spool_of(message)
     try:
-        fields = {(f.start, f.end): f for f in sp.fields}
+        fields = {(f.start, f.end): f
+                  for f in list(sp.fields) + list(getattr(sp, "tail_fields", []))}
         out = verify.run(env, sp, now=NOW, lookup=lambda name: practice_answer)
     except QmailDkimExit as e:
         raise Crash("verify: malformed message ended in exit %d: %s" % (e.code, e.reason))
@@ -235,8 +236,12 @@ def run_verify(opt, record, message, practice_answer):
         raise Crash("verify: log %r" % out.log)
     if not out.prepend.startswith(b"DKIM-Status: "):
         raise Crash("verify: prepend %r" % out.prepend[:80])
+    # X-DKIM-Notice: our last line when the message begins with a folded line
     check_prepend(out.prepend, (b"DKIM-Status:", b"Authentication-Results:", b"X-DKIM-ADSP:",
-                                b"X-DKIM-SSP:"))
+                                b"X-DKIM-SSP:", b"X-DKIM-Notice:"))
+    if message[:1] in (b" ", b"\t") and not out.prepend.endswith(
+            b"\nX-DKIM-Notice: the message below began with a folded line\n"):
+        raise Crash("verify: a leading folded line would continue our verdict")
     last = -1
     for start, end in out.drop:
         f = fields.get((start, end))
