@@ -183,3 +183,16 @@ def test_custom_error_leaves_the_queue_programs_status_alone(home):
         r = qdkim.run(home, dict(RELAY, DKIMCUSTOMERROR=""), qd_knobs={"exit": code})
         assert r.rc == code
         assert not [l for l in r.stderr.splitlines() if l[:1] in ("D", "Z")]
+
+
+def test_program_that_cannot_load_exits_81(home, tmp_path):
+    # A broken installation (here: the package shadowed by an unloadable one)
+    # is a temporary failure with a log line, not exit 1.
+    bad = tmp_path / "shadow" / "qmail_dkim"
+    bad.mkdir(parents=True)
+    (bad / "__init__.py").write_text("")
+    (bad / "main.py").write_text("raise ImportError('half-installed')\n")
+    env = {"PATH": "/usr/bin:/bin", "QMAILHOME": str(home), "PYTHONPATH": str(bad.parent)}
+    p = subprocess.run([qdkim.QMAIL_DKIM], input=SAMPLE, env=env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, timeout=30)
+    assert p.returncode == 81 and b"cannot load qmail-dkim" in p.stderr and b"exit=81" in p.stderr
