@@ -9,7 +9,7 @@ read the envelope, in which case the child gets an unlinked copy of exactly
 the same bytes.
 """
 import os
-import signal
+import _signal as signal  # the C module behind signal.py: same calls, no enum wrappers (start-up)
 import sys
 
 from qmail_dkim import exits

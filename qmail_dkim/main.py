@@ -6,7 +6,7 @@ spool the message to $TMPDIR, sign or verify, run the queue program, log one
 line, exit with the child's status or a contract code.
 """
 import os
-import signal
+import _signal as signal  # the C module behind signal.py: same calls, no enum wrappers (start-up)
 import sys
 
 from qmail_dkim import child, exits, logline, mode as modes

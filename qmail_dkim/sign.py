@@ -6,7 +6,7 @@ qmail-dkim-check runs the very same resolution; run() signs.
 import os
 import time
 
-from qmail_dkim import dkimkeys, domainname, exits, fromaddr, headerset, keypath, signopts
+from qmail_dkim import domainname, exits, fromaddr, headerset, keypath, signopts
 from qmail_dkim.exits import QmailDkimExit
 from qmail_dkim.outcome import Outcome
 from qmail_dkim.spool import HEADER_MAX
@@ -51,10 +51,18 @@ def read_dkimkeys(env):
     except OSError as e:
         raise QmailDkimExit(exits.CONFIG_ERROR, "cannot read %s: %s (uid=%d gid=%d)"
                             % (path, e.strerror, os.getuid(), os.getgid()))
+    from qmail_dkim import dkimkeys
     try:
         return dkimkeys.parse(text, path)
     except dkimkeys.DkimKeysError as e:
         raise QmailDkimExit(exits.CONFIG_ERROR, str(e))
+
+
+def match_dkimkeys(rules, domain):
+    if not rules:                   # no control/dkimkeys: do not import the parser
+        return None
+    from qmail_dkim import dkimkeys
+    return dkimkeys.match(rules, domain)
 
 
 def parse_options(env, var):
@@ -94,7 +102,7 @@ def plan(env, fields, template, envelope=None, exists=keypath.file_exists, overf
         raise Unsigned("%s: %r" % (bad, p.domain[:80]))
 
     if "NODKIMKEYS" not in env:
-        rule = dkimkeys.match(read_dkimkeys(env), p.domain)
+        rule = match_dkimkeys(read_dkimkeys(env), p.domain)
         if rule:
             p.dkimkeys_rule = rule
             p.template = rule[0]
