@@ -5,9 +5,13 @@ at most 253 octets. This is stricter than DNS (no '_', no '*', no empty
 labels, no '..', no '/'): the domain becomes a directory name under
 control/domainkeys/ and must never climb out of it.
 """
-import re
+_LDH = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
 
-_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+
+def _label_ok(label):
+    # (no regular expression: one compile less on every message)
+    return (0 < len(label) <= 63 and label[0] != "-" and label[-1] != "-"
+            and all(c in _LDH for c in label))
 
 
 def check(domain):
@@ -21,7 +25,7 @@ def check(domain):
     for label in domain.split("."):
         if not label:
             return "empty label in domain"
-        if not _LABEL.match(label):
+        if not _label_ok(label):
             return "invalid label %r in domain" % label[:63]
     return None
 

@@ -5,9 +5,7 @@
 Values with spaces, quotes or '=' are double-quoted; control characters are
 escaped so one message is always one line. Several signatures: comma-joined.
 """
-import re
-
-_PLAIN = re.compile(r"^[^\s\"=\\]*$")
+_SPECIAL = frozenset(' \t\n\r\x0b\x0c"=\\')
 
 
 def quote(value):
@@ -15,7 +13,7 @@ def quote(value):
         value = ",".join(str(v) for v in value)
     value = str(value)
     value = "".join(c if c.isprintable() else "\\x%02x" % ord(c) for c in value)
-    if value and _PLAIN.match(value):
+    if value and not any(c in _SPECIAL or c.isspace() for c in value):
         return value
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
