@@ -291,7 +291,10 @@ def process_prepend(r):
     line), Authentication-Results (one line + one per dkim= result)."""
     words = r.field("dkim").split(",")
     lines = r.stored[0].msg.split(b"\n")
-    return b"".join(l + b"\n" for l in lines[:2 + len(words)])
+    n = 2 + len(words)
+    if lines[n].startswith(b"X-DKIM-Notice: "):     # the message began with a folded line
+        n += 1
+    return b"".join(l + b"\n" for l in lines[:n])
 
 
 def check_process(r, mode, elapsed):
