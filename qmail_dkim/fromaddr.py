@@ -75,25 +75,28 @@ def _split_top(s, seps):
     return parts
 
 
-def _addr_of_mailbox(mb):
-    """The addr-spec of one mailbox ('Name <a@b>' or 'a@b'), or None."""
-    mb = mb.strip()
-    if not mb:
-        return None
+def _unquoted(s, ch):
+    """Positions of `ch` in `s` outside quoted strings (backslash escapes)."""
     quoted = False
-    lt = -1
     i = 0
-    while i < len(mb):
-        c = mb[i]
+    while i < len(s):
+        c = s[i]
         if c == "\\" and quoted:
             i += 2
             continue
         if c == '"':
             quoted = not quoted
-        elif c == "<" and not quoted:
-            lt = i
-            break
+        elif c == ch and not quoted:
+            yield i
         i += 1
+
+
+def _addr_of_mailbox(mb):
+    """The addr-spec of one mailbox ('Name <a@b>' or 'a@b'), or None."""
+    mb = mb.strip()
+    if not mb:
+        return None
+    lt = next(_unquoted(mb, "<"), -1)
     if lt >= 0:
         gt = mb.find(">", lt)
         addr = mb[lt + 1:gt if gt >= 0 else len(mb)].strip()
@@ -105,19 +108,9 @@ def _addr_of_mailbox(mb):
 
 def _domain_of_addr(addr):
     # The domain follows the last '@' that is outside a quoted local part.
-    quoted = False
     at = -1
-    i = 0
-    while i < len(addr):
-        c = addr[i]
-        if c == "\\" and quoted:
-            i += 2
-            continue
-        if c == '"':
-            quoted = not quoted
-        elif c == "@" and not quoted:
-            at = i
-        i += 1
+    for at in _unquoted(addr, "@"):
+        pass
     if at < 0:
         return None
     return "".join(addr[at + 1:].split())   # obsolete FWS around dots
