@@ -55,6 +55,7 @@ from pathlib import Path
 
 from tests.realparts import keys as rp_keys
 from tests.realparts.nsd import NsdServer, free_port, txt_rr
+from tests.realparts.procs import stop_group
 from tests.realparts.queue_double import SCRIPT as QQ_DOUBLE_SCRIPT, make_envelope, parse_envelope
 from tests.realparts.smtp import compile_rules, lf_to_smtp
 from tests.realparts.tools import find_tool
@@ -310,20 +311,7 @@ class TcpServer:
         return False
 
     def stop(self) -> None:
-        p = self.proc
-        if p is None:
-            return
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=10)
-        try:
-            os.killpg(p.pid, signal.SIGKILL)     # our own process group (pgid == its pid)
-        except (ProcessLookupError, PermissionError):
-            pass
+        stop_group(self.proc, timeout=10)
         self.proc = None
 
 

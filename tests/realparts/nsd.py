@@ -25,7 +25,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from .tools import find_tool
+from .procs import stop_group
 
 BROKEN_ZONE_TEXT = "this is not a zone file !!!\n"
 
@@ -273,25 +273,7 @@ class NsdServer:
         raise NsdError(f"nsd did not start on {self.dnscacheip}:\n{last[-3000:]}")
 
     def _kill(self) -> None:
-        p = self.proc
-        if p is None:
-            return
-        if p.poll() is None:
-            try:
-                p.send_signal(signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=5)
-        # NSD forks its server/xfrd children into our new process group (pgid == p.pid);
-        # make sure none survives the parent.
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        stop_group(self.proc, timeout=5)
         self.proc = None
 
     def stop(self) -> None:

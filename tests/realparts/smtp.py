@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import smtplib
 import socket
 import subprocess
@@ -37,6 +36,7 @@ from typing import Iterable, Mapping
 
 from .nsd import free_port
 from .tools import find_tool
+from .procs import stop_group
 
 
 class SmtpFrontError(RuntimeError):
@@ -206,22 +206,7 @@ class SmtpFront:
         raise SmtpFrontError(f"tcpserver/mailfront did not start on port {self.port}:\n{last[-3000:]}")
 
     def _kill(self) -> None:
-        p = self.proc
-        if p is None:
-            return
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=5)
-        # tcpserver does not kill running connection children; they are in our own
-        # process group (pgid == tcpserver's pid): end them too.
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        stop_group(self.proc, timeout=5)
         self.proc = None
 
     def stop(self) -> None:
