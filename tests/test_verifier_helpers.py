@@ -12,16 +12,10 @@ from qmail_dkim.dkimlib import dkim, nacl
 from qmail_dkim.dnstxt import TxtAnswer
 from qmail_dkim.spool import Spool
 
-MSG = (b"From: Joe Sender <joe@example.com>\n"
-       b"To: Bob <bob@example.net>\n"
-       b"Subject: test message\n"
-       b"Date: Sun, 22 Nov 2026 07:00:00 +0000\n"
-       b"Message-ID: <1@example.com>\n"
-       b"\n"
-       b"Hello Bob,\n"
-       b"\n"
-       b"a line with  two spaces and a tab\there.  \n"
-       b"\n\n")
+from tests.qdkim import SAMPLE
+
+# tests/qdkim.py's sample, with trailing white space and empty lines at the end
+MSG = SAMPLE.replace(b"here.\n", b"here.  \n\n\n")
 
 HEADERS = [b"from", b"to", b"subject", b"date", b"message-id"]
 

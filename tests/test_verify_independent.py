@@ -21,16 +21,10 @@ from realparts import verifiers as V
 from realparts.nsd import Blackhole, NsdServer, dead_udp_port, txt_rr
 from realparts.tools import require_tool
 
-MSG = (b"From: Joe Sender <joe@example.com>\n"
-       b"To: Bob <bob@example.net>\n"
-       b"Subject: test message\n"
-       b"Date: Sun, 22 Nov 2026 07:00:00 +0000\n"
-       b"Message-ID: <1@example.com>\n"
-       b"\n"
-       b"Hello Bob,\n"
-       b"\n"
-       b"a line with  two spaces and a tab\there.  \n"
-       b"\n\n")
+from tests.qdkim import SAMPLE
+
+# tests/qdkim.py's sample, with trailing white space and empty lines at the end
+MSG = SAMPLE.replace(b"here.\n", b"here.  \n\n\n")
 
 
 def short_rsa_record(bits=768):

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from .tools import find_tool
-from .procs import stop_group
+from .procs import Lifecycle, stop_group
 
 BROKEN_ZONE_TEXT = "this is not a zone file !!!\n"
 
@@ -141,7 +140,7 @@ class NsdError(RuntimeError):
     pass
 
 
-class NsdServer:
+class NsdServer(Lifecycle):
     address = "127.0.0.1"
 
     def __init__(self, zones: Mapping[str, str | None] | None = None, *,
@@ -289,20 +288,6 @@ class NsdServer:
         finally:
             self._fixed_port = fixed
 
-    def cleanup(self) -> None:
-        self.stop()
-        if self._own_dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> "NsdServer":
-        try:
-            return self.start()
-        except BaseException:
-            self.cleanup()
-            raise
-
-    def __exit__(self, *exc) -> None:
-        self.cleanup()
 
     # -- zones
     @property

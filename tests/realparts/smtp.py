@@ -25,7 +25,6 @@ add-received plugin loaded).
 from __future__ import annotations
 
 import os
-import shutil
 import smtplib
 import socket
 import subprocess
@@ -36,7 +35,7 @@ from typing import Iterable, Mapping
 
 from .nsd import free_port
 from .tools import find_tool
-from .procs import stop_group
+from .procs import Lifecycle, stop_group
 
 
 class SmtpFrontError(RuntimeError):
@@ -126,7 +125,7 @@ def smtp_send(host: str, port: int, mail_from: str, rcpts: Iterable[str], messag
             s.close()
 
 
-class SmtpFront:
+class SmtpFront(Lifecycle):
     address = "127.0.0.1"
 
     def __init__(self, rules: str, env: Mapping[str, str] | None = None, *,
@@ -212,20 +211,6 @@ class SmtpFront:
     def stop(self) -> None:
         self._kill()
 
-    def cleanup(self) -> None:
-        self.stop()
-        if self._own_dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> "SmtpFront":
-        try:
-            return self.start()
-        except BaseException:
-            self.cleanup()
-            raise
-
-    def __exit__(self, *exc) -> None:
-        self.cleanup()
 
     def send(self, mail_from: str, rcpts: Iterable[str], message: bytes, **kw) -> tuple[int, str]:
         """See smtp_send(). ``message`` is LF form (what qmail-queue should receive);
