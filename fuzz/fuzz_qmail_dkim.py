@@ -67,10 +67,13 @@ except ImportError:
 def _import_targets():
     global Spool, sign, verify, keyrecord, exits, QmailDkimExit, TxtAnswer, STATUS_LETTERS
     from qmail_dkim.spool import Spool
-    from qmail_dkim import sign, verify, keyrecord, exits
+    from qmail_dkim import exits
+    from qmail_dkim.sign import run as sign
+    from qmail_dkim.verify import run as verify
+    from qmail_dkim.dkim import keyrecord
     from qmail_dkim.exits import QmailDkimExit
-    from qmail_dkim.dnstxt import TxtAnswer
-    from qmail_dkim.status import TEXTS as _TEXTS
+    from qmail_dkim.dns.txt import TxtAnswer
+    from qmail_dkim.verify.status import TEXTS as _TEXTS
     STATUS_LETTERS = set(_TEXTS)
 
 
@@ -80,8 +83,8 @@ if atheris is not None:
 else:
     _import_targets()
 
-from qmail_dkim.dkimlib import nacl as _nacl  # noqa: E402
-from qmail_dkim.keyfile import load_private_key  # noqa: E402
+from qmail_dkim.dkim.lib import nacl as _nacl  # noqa: E402
+from qmail_dkim.dkim.privkey import load_private_key  # noqa: E402
 
 SERVID = "mx.fuzz.test"
 NOW = 1_800_000_000          # fixed "now" for verify (x= / t= seeds stay stable)

@@ -19,7 +19,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from tests import qdkim  # noqa: E402
-from qmail_dkim.keyfile import load_private_key  # noqa: E402
+from qmail_dkim.dkim.privkey import load_private_key  # noqa: E402
 
 MESSAGES = [
     qdkim.SAMPLE,

@@ -1,29 +1,51 @@
 """qmail-dkim: DKIM signing and verification with the qmail-queue interface.
 
-Module map (one concept per module):
+The behaviour is specified in man/qmail-dkim.8. Layers, top to bottom
+(a module imports only from its own layer or the ones below it):
 
-  mode        which mode a run takes (contract section 2)
-  fromaddr    the domain of the first From: address
-  domainname  host-name syntax check before a domain goes into a path
-  keypath     the % template, the parent-domain walk and the %-removed fallback
-  dkimkeys    control/dkimkeys
-  signopts    DKIMSIGNOPTIONS
-  headerset   which header fields are signed
-  message     splitting a spooled message into header fields and body offset
-  bodyhash    streaming body canonicalization and hashing
-  keyfile     reading RSA / Ed25519 private keys
-  dkimlib     importing dkimpy without its DNS plug-in (start-up time)
-  signer      building one DKIM-Signature header
-  rcpts       the envelope and DKIMSIGNRCPTS
-  sign        sign mode: from message to header lines + log fields
-  verify      verify mode (status letters, headers)
-  status      letters A-Y, texts, numbers, Authentication-Results results
-  dnstxt      bounded DNS TXT lookups
-  keyrecord   parsing a DKIM key record
-  exits       exit codes and the DKIMCUSTOMERROR texts
-  logline     the one log line
-  spool       spooling fd 0 to $TMPDIR
-  child       running the queue program
+The qmail shell (fds, spool, child, exits, log line):
   main        the qmail-dkim command
+  mode        which mode a run takes (MODES)
+  spool       spooling fd 0 to $TMPDIR
+  envelope    the envelope on fd 1 and DKIMSIGNRCPTS
+  child       running the queue program
+  exits       exit codes and the DKIMCUSTOMERROR texts (EXIT CODES)
+  logline     the one log line (LOG)
+  outcome     what a mode hands back to the shell
+
+Sign policy (sign/):
+  sign.run      sign mode: from message to header lines + log fields
+  sign.keypath  the % template, the parent-domain walk and the %-removed fallback
+  sign.dkimkeys control/dkimkeys
+  sign.options  DKIMSIGNOPTIONS
+  sign.headers  which header fields are signed
+
+Verify policy (verify/):
+  verify.run          verify mode (letters, headers)
+  verify.status       letters A-Y, texts, numbers, Authentication-Results results
+  verify.practice     ADSP / SSP (DKIMPRACTICE)
+  verify.authresults  the Authentication-Results and DKIM-Status fields
+
+DKIM mechanics, RFC 6376 / 8463 (dkim/): no environment, no files, no exit codes
+  dkim.lib         importing dkimpy without its DNS plug-in (start-up time)
+  dkim.message     splitting a spooled message into header fields and body offset
+  dkim.fromaddr    the domain of the first From: address
+  dkim.bodyhash    streaming body canonicalization and hashing
+  dkim.headerhash  header canonicalization and hashing
+  dkim.signer      building one DKIM-Signature header
+  dkim.verifier    checking one DKIM-Signature
+  dkim.keyrecord   parsing a DKIM key record
+  dkim.privkey     reading RSA / Ed25519 private keys
+
+DNS (dns/):
+  dns.txt    bounded DNS TXT lookups
+  dns.names  host-name syntax check and parent domains
+
+Admin tools (tools/), never on the per-message path:
+  tools.check        qmail-dkim-check
+  tools.dknewkey     dknewkey
+  tools.dkimtestkey  dkimtestkey
+  tools.tcprules     reading a tcprules source file
+  tools.zonetext     rendering a key record as BIND / web-panel / tinydns text
 """
 __version__ = "0.1.0"

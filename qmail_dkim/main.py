@@ -78,18 +78,18 @@ def main(argv=None):
         spool = Spool.from_fd(0, tmpdir)
         envelope = None
         if mode == "sign":
-            from qmail_dkim import sign
+            from qmail_dkim.sign import run as sign
             cache = []
 
             def read_env():
                 if not cache:
-                    from qmail_dkim import rcpts
+                    from qmail_dkim import envelope as rcpts
                     cache.append(rcpts.read_envelope(1))
                 return cache[0]
             outcome = sign.run(env, spool, arg, read_env)
             envelope = cache[0] if cache else None
         else:
-            from qmail_dkim import verify
+            from qmail_dkim.verify import run as verify
             outcome = verify.run(env, spool)
         log = list(outcome.log)
         if outcome.exit_code is not None:

@@ -9,7 +9,7 @@ import os
 
 from qmail_dkim import exits
 from qmail_dkim.exits import QmailDkimExit
-from qmail_dkim.message import parse_header_ex, scan_fields
+from qmail_dkim.dkim.message import parse_header_ex, scan_fields
 
 HEADER_MAX = 1 << 20      # header octets kept in memory and parsed
 CHUNK = 1 << 16

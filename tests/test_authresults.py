@@ -1,7 +1,7 @@
 """authresults: authserv-id parsing, values, the header field."""
 import pytest
 
-from qmail_dkim import authresults as ar
+from qmail_dkim.verify import authresults as ar
 
 
 @pytest.mark.parametrize("value,want", [

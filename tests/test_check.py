@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qmail_dkim import tcprules
+from qmail_dkim.tools import tcprules
 from realparts.keys import cached_rsa_key
 from realparts.nsd import NsdServer, txt_rr
 from realparts.tools import require_tool

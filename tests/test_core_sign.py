@@ -6,9 +6,16 @@ import random
 
 import pytest
 
-from qmail_dkim import dkimkeys, domainname, fromaddr, headerset, keyfile, keypath, mode, signopts
-from qmail_dkim.bodyhash import BodyHasher
-from qmail_dkim.message import parse_header
+from qmail_dkim import mode
+from qmail_dkim.sign import dkimkeys
+from qmail_dkim.dns import names as domainname
+from qmail_dkim.dkim import fromaddr
+from qmail_dkim.sign import headers as headerset
+from qmail_dkim.dkim import privkey as keyfile
+from qmail_dkim.sign import keypath
+from qmail_dkim.sign import options as signopts
+from qmail_dkim.dkim.bodyhash import BodyHasher
+from qmail_dkim.dkim.message import parse_header
 from tests.realparts.keys import cached_ed25519_key, cached_rsa_key
 
 
@@ -199,7 +206,7 @@ def test_parse_header_offsets_and_no_separator():
 
 # -- streaming body canonicalization == dkimpy's whole-body canonicalization
 def test_bodyhash_matches_dkimpy_on_random_bodies():
-    from qmail_dkim.dkimlib import dkim
+    from qmail_dkim.dkim.lib import dkim
     C = dkim.canonicalization
     rnd = random.Random(7)
     bodies = [b"", b"\n", b"\n\n", b"a\n\n\n", b" \n\t\n", b"a\rb\n", b"x \t y  \n\n z\t\n\n"]

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from qmail_dkim import dnstxt, testkey
+from qmail_dkim.dns import txt as dnstxt
+from qmail_dkim.tools import dkimtestkey as testkey
 from tests.realparts.nsd import Blackhole, NsdServer, dead_udp_port, txt_rr, zone_text
 from tests.realparts.tools import require_tool
 
@@ -418,7 +419,7 @@ def test_new_key_signs_and_verifies_with_mail_dkim(world):
 
 
 def test_default_key_unreadable_is_a_warning(world, monkeypatch):
-    from qmail_dkim import keyfile
+    from qmail_dkim.dkim import privkey as keyfile
 
     def denied(path):
         raise keyfile.KeyFileError(path, "Permission denied")

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from qmail_dkim import keyfile, newkey
+from qmail_dkim.dkim import privkey as keyfile
+from qmail_dkim.tools import dknewkey as newkey
 from tests.realparts.tools import find_tool, require_tool
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""qmail_dkim.dnsrecord: the three renderings of a DKIM key record.
+"""qmail_dkim.tools.zonetext: the three renderings of a DKIM key record.
 
 Real parts: the BIND line is loaded by NSD and read back with a DNS query; the
 tinydns line is compiled by tinydns-data and read back with tinydns-get.
@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from qmail_dkim import dnsrecord
+from qmail_dkim.tools import zonetext as dnsrecord
 from tests.realparts.keys import cached_ed25519_key, cached_rsa_key
 from tests.realparts.nsd import NsdServer, zone_text
 from tests.realparts.tools import find_tool, require_tool

@@ -17,7 +17,7 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from qmail_dkim import dnstxt
+from qmail_dkim.dns import txt as dnstxt
 
 
 class FakeDNS:

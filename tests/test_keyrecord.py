@@ -5,7 +5,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from qmail_dkim.keyrecord import KeyRecordError, parse_key_record
+from qmail_dkim.dkim.keyrecord import KeyRecordError, parse_key_record
 
 
 def spki(pub):

@@ -1,7 +1,7 @@
 """practice: configuration parsing and the ADSP/SSP decisions."""
 import pytest
 
-from qmail_dkim import practice
+from qmail_dkim.verify import practice
 from tests.test_verifier_helpers import Lookup, answer
 
 

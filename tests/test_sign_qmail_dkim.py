@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from qmail_dkim.dkimlib import dkim
-from qmail_dkim.dkimlib import nacl as _nacl
+from qmail_dkim.dkim.lib import dkim
+from qmail_dkim.dkim.lib import nacl as _nacl
 from tests import qdkim
 from tests.qdkim import SAMPLE
 from tests.realparts.keys import cached_ed25519_key, cached_rsa_key
@@ -49,7 +49,7 @@ def tags(sig):
 
 def dkimpy_verify(msg, keys):
     """keys: {(selector, domain): keyfile-path}; verify every signature."""
-    from qmail_dkim.keyfile import load_private_key
+    from qmail_dkim.dkim.privkey import load_private_key
     recs = {}
     for (sel, dom), path in keys.items():
         k = load_private_key(str(path))

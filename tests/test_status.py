@@ -1,7 +1,8 @@
 """status: letters, historic numbers, texts, result words, DKIMVERIFY."""
 import pytest
 
-from qmail_dkim import exits, status
+from qmail_dkim import exits
+from qmail_dkim.verify import status
 
 
 def test_numbers():

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from qmail_dkim import verifier
-from qmail_dkim.verifier import KeySource, Options, message_letter, verify_all
+from qmail_dkim.dkim import verifier
+from qmail_dkim.dkim.verifier import KeySource, Options, message_letter, verify_all
 from tests.test_verifier_helpers import (HEADERS, MSG, Lookup, answer, dkimpy_sign, ed_priv,
                                          ed_record, rsa_priv, rsa_record, spool, std_tags,
                                          tag_sign)
@@ -467,7 +467,7 @@ def test_cap_on_signatures(tmp_path):
 
 
 def test_dns_budget(tmp_path, monkeypatch):
-    from qmail_dkim import dnstxt
+    from qmail_dkim.dns import txt as dnstxt
     msg = MSG
     for i in range(4):
         msg = tag_sign(msg, std_tags(s=b"s%d" % i, h=b"from"))

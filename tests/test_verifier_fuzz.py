@@ -4,7 +4,7 @@ import tempfile
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from qmail_dkim import verify
+from qmail_dkim.verify import run as verify
 from qmail_dkim.spool import Spool
 from tests.test_verifier_helpers import MSG, Lookup, answer, dkimpy_sign, rsa_priv, rsa_record
 

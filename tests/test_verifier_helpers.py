@@ -8,8 +8,8 @@ import time
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from qmail_dkim.dkimlib import dkim, nacl
-from qmail_dkim.dnstxt import TxtAnswer
+from qmail_dkim.dkim.lib import dkim, nacl
+from qmail_dkim.dns.txt import TxtAnswer
 from qmail_dkim.spool import Spool
 
 from tests.qdkim import SAMPLE

@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from qmail_dkim import verify
+from qmail_dkim.verify import run as verify
 from qmail_dkim.spool import Spool
 from realparts import keys as K
 from realparts import verifiers as V

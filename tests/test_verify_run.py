@@ -4,7 +4,8 @@ import socket
 
 import pytest
 
-from qmail_dkim import exits, verify
+from qmail_dkim import exits
+from qmail_dkim.verify import run as verify
 from qmail_dkim.exits import QmailDkimExit
 from tests.test_verifier_helpers import (MSG, Lookup, answer, dkimpy_sign, rsa_priv, rsa_record,
                                          spool, std_tags, tag_sign)

@@ -9,8 +9,8 @@ b= from the signature header), and RSA signing (via keyfile).
 """
 import base64
 
-from qmail_dkim import headerhash
-from qmail_dkim.dkimlib import dkim
+from qmail_dkim.dkim import headerhash
+from qmail_dkim.dkim.lib import dkim
 
 NAME = b"DKIM-Signature"
 WIDTH = 78

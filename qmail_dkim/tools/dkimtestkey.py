@@ -3,7 +3,7 @@
     dkimtestkey -d domain -s selector [-k keyfile] [-v]
 
 Looks up the TXT record at selector._domainkey.domain (DNSCACHEIP or
-/etc/resolv.conf, see qmail_dkim.dnstxt), parses it and reports what a
+/etc/resolv.conf, see qmail_dkim.dns.txt), parses it and reports what a
 verifier would object to, with the usual paste mistakes named (quotes from a
 zone file inside the value, a key split over several TXT records or with p=
 repeated, a whole zone file line pasted as the value, the domain appended twice
@@ -25,7 +25,9 @@ import os
 import re
 import sys
 
-from qmail_dkim import dnstxt, domainname, dnsrecord
+from qmail_dkim.dns import txt as dnstxt
+from qmail_dkim.dns import names as domainname
+from qmail_dkim.tools import zonetext as dnsrecord
 
 PROG = "dkimtestkey"
 EXIT_OK = 0
@@ -142,7 +144,7 @@ def _paste_checks(rep, rec):
 
 def _check_record(rep, rec, strings=None):
     """Checks on one record; returns the parsed KeyRecord or None."""
-    from qmail_dkim.keyrecord import KeyRecordError, parse_key_record
+    from qmail_dkim.dkim.keyrecord import KeyRecordError, parse_key_record
     if strings is not None:
         rep.info("record: %d octets in %d string%s (%s)" % (
             len(rec), len(strings), "" if len(strings) == 1 else "s",
@@ -221,7 +223,7 @@ def _default_keyfiles(env, domain, selector):
 
 
 def _compare_key(rep, kr, keyfile_path, explicit):
-    from qmail_dkim import keyfile
+    from qmail_dkim.dkim import privkey as keyfile
     try:
         key = keyfile.load_private_key(keyfile_path)
     except keyfile.KeyFileError as e:
@@ -253,7 +255,7 @@ def _fragments(rep, answer):
         rep.problem("the key is split over %d separate TXT records; it must be ONE TXT "
                     "record (a record may hold several strings, which verifiers join)"
                     % len(recs))
-        from qmail_dkim.keyrecord import KeyRecordError, parse_key_record
+        from qmail_dkim.dkim.keyrecord import KeyRecordError, parse_key_record
         if len(frags) <= 4:
             for perm in itertools.permutations(frags):
                 joined = keyish[0] + b"".join(perm)

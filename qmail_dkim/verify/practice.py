@@ -33,7 +33,8 @@ No From: domain: practice is not applied (there is no author domain).
 import errno
 import os
 
-from qmail_dkim import dnstxt, exits
+from qmail_dkim import exits
+from qmail_dkim.dns import txt as dnstxt
 from qmail_dkim.exits import QmailDkimExit
 
 METHODS = ("adsp", "ssp", "local")
@@ -52,7 +53,7 @@ def letters(env):
     if "DKIMPRACTICE" not in env:
         return None
     value = env["DKIMPRACTICE"].strip()
-    from qmail_dkim.status import DEFAULT_PRACTICE_LETTERS
+    from qmail_dkim.verify.status import DEFAULT_PRACTICE_LETTERS
     return set((value or DEFAULT_PRACTICE_LETTERS).upper())
 
 

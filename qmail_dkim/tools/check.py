@@ -16,7 +16,10 @@ import stat
 import sys
 import time
 
-from qmail_dkim import exits, headerset, keypath, logline, mode as modes, sign
+from qmail_dkim import exits, logline, mode as modes
+from qmail_dkim.sign import headers as headerset
+from qmail_dkim.sign import keypath
+from qmail_dkim.sign import run as sign
 from qmail_dkim.exits import QmailDkimExit
 
 USAGE = "usage: qmail-dkim-check [-u user] [-r rulesfile -i ip] address|messagefile"
@@ -80,7 +83,7 @@ def main(argv=None):
         return 64
     env = dict(os.environ)
     if "-r" in o:
-        from qmail_dkim import tcprules
+        from qmail_dkim.tools import tcprules
         try:
             with open(o["-r"], encoding="utf-8", errors="replace") as f:
                 rule = tcprules.rule_for(f.read(), o["-i"])
@@ -113,7 +116,7 @@ def main(argv=None):
         return finish("error", reason="cannot change to QMAILHOME %s: %s" % (home, e.strerror),
                       exit=exits.NO_CHDIR)
     data, what = load_message(args[0])
-    from qmail_dkim.message import parse_header
+    from qmail_dkim.dkim.message import parse_header
     fields, _ = parse_header(data)
     mode, arg = modes.select(env)
     say("input: %s" % what)
@@ -149,7 +152,7 @@ def main(argv=None):
         if why:
             return finish("error", reason="key %s not readable by %s: %s" % (res.path, user.pw_name, why),
                           exit=exits.CONFIG_ERROR)
-    from qmail_dkim import keyfile
+    from qmail_dkim.dkim import privkey as keyfile
     try:
         key = keyfile.load_private_key(res.path)
     except keyfile.KeyFileError as e:
@@ -192,7 +195,8 @@ def show_paths(looked, chosen):
 
 
 def show_dns(env, res, key):
-    from qmail_dkim import dnstxt, keyrecord
+    from qmail_dkim.dns import txt as dnstxt
+    from qmail_dkim.dkim import keyrecord
     name = "%s._domainkey.%s" % (res.selector, res.domain)
     ans = dnstxt.lookup_txt(name, env)
     if ans.status != "ok":

@@ -6,7 +6,12 @@ qmail-dkim-check runs the very same resolution; run() signs.
 import os
 import time
 
-from qmail_dkim import domainname, exits, fromaddr, headerset, keypath, signopts
+from qmail_dkim import exits
+from qmail_dkim.dns import names as domainname
+from qmail_dkim.dkim import fromaddr
+from qmail_dkim.sign import headers as headerset
+from qmail_dkim.sign import keypath
+from qmail_dkim.sign import options as signopts
 from qmail_dkim.exits import QmailDkimExit
 from qmail_dkim.outcome import Outcome
 from qmail_dkim.spool import HEADER_MAX
@@ -51,7 +56,7 @@ def read_dkimkeys(env):
     except OSError as e:
         raise QmailDkimExit(exits.CONFIG_ERROR, "cannot read %s: %s (uid=%d gid=%d)"
                             % (path, e.strerror, os.getuid(), os.getgid()))
-    from qmail_dkim import dkimkeys
+    from qmail_dkim.sign import dkimkeys
     try:
         return dkimkeys.parse(text, path)
     except dkimkeys.DkimKeysError as e:
@@ -61,7 +66,7 @@ def read_dkimkeys(env):
 def match_dkimkeys(rules, domain):
     if not rules:                   # no control/dkimkeys: do not import the parser
         return None
-    from qmail_dkim import dkimkeys
+    from qmail_dkim.sign import dkimkeys
     return dkimkeys.match(rules, domain)
 
 
@@ -111,7 +116,7 @@ def plan(env, fields, template, envelope=None, exists=keypath.file_exists, overf
                 p.options = parse_options(p.env, "DKIMSIGNOPTIONS")
 
     if "DKIMSIGNRCPTS" in p.env:
-        from qmail_dkim import rcpts
+        from qmail_dkim import envelope as rcpts
         wanted = rcpts.parse_filter(p.env["DKIMSIGNRCPTS"])
         p.rcpt = rcpts.matches(rcpts.recipients(envelope() if envelope else b""), wanted)
         if p.rcpt is None:
@@ -138,7 +143,7 @@ def plan(env, fields, template, envelope=None, exists=keypath.file_exists, overf
 
 
 def _load(path, opts):
-    from qmail_dkim import keyfile
+    from qmail_dkim.dkim import privkey as keyfile
     try:
         key = keyfile.load_private_key(path)
     except keyfile.KeyFileError as e:
@@ -166,7 +171,8 @@ def run(env, spool, template, envelope=None):
             log.append(("tried", u.fields["tried"]))
         return Outcome(log=log)
 
-    from qmail_dkim import bodyhash, signer
+    from qmail_dkim.dkim import bodyhash
+    from qmail_dkim.dkim import signer
     jobs = [(p.resolution, p.options)]
     if p.extra:
         jobs.append(p.extra)

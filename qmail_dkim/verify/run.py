@@ -1,6 +1,6 @@
 """Verify mode: from the spooled message to the Outcome (contract 4, 5, 6).
 
-    from qmail_dkim import verify
+    from qmail_dkim.verify import run as verify
     outcome = verify.run(env, spool)      # cwd is $QMAILHOME
 
 Prepends, in this order: DKIM-Status:, Authentication-Results:, then
@@ -16,11 +16,14 @@ SIGN_PRACTICE, authresults.py for the header fields.
 """
 import time
 
-from qmail_dkim import authresults, dnstxt, practice, status
-from qmail_dkim.fromaddr import from_domain as _from_domain
+from qmail_dkim.verify import authresults
+from qmail_dkim.dns import txt as dnstxt
+from qmail_dkim.verify import practice
+from qmail_dkim.verify import status
+from qmail_dkim.dkim.fromaddr import from_domain as _from_domain
 from qmail_dkim.outcome import Outcome
 from qmail_dkim.spool import HEADER_MAX
-from qmail_dkim.verifier import (DNS_BUDGET_FACTOR, KeySource, Options,
+from qmail_dkim.dkim.verifier import (DNS_BUDGET_FACTOR, KeySource, Options,
                                  message_letter, verify_all)
 
 

@@ -69,7 +69,7 @@ def header_hash(canon, hashname, fields, hlist, sig_name, sig_value):
     canon: dkimpy CanonicalizationPolicy; sig_name: the signature field's
     name as written; sig_value: its value in CRLF form, b= empty or not.
     """
-    from qmail_dkim.dkimlib import dkim
+    from qmail_dkim.dkim.lib import dkim
     hasher = hashlib.new(hashname)
     pairs = [(f.raw[:f.colon - 1], f.crlf_value()) for f in select(fields, hlist)]
     for name, value in canon.canonicalize_headers(pairs):

@@ -12,7 +12,7 @@ qmail-dkim-check run exactly this code.
 import os
 import stat
 
-from qmail_dkim.domainname import parents
+from qmail_dkim.dns.names import parents
 
 
 class Resolution:

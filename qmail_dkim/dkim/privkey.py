@@ -54,17 +54,17 @@ class PrivateKey:
         return b"rsa-sha256" if self.kind == "rsa" else b"ed25519-sha256"
 
     def sign_rsa(self, hashobj):
-        from qmail_dkim.dkimlib import dkim
+        from qmail_dkim.dkim.lib import dkim
         return bytes(dkim.crypto.RSASSA_PKCS1_v1_5_sign(hashobj, self._rsa))
 
     def sign_ed25519(self, data):
-        from qmail_dkim.dkimlib import nacl
+        from qmail_dkim.dkim.lib import nacl
         return nacl().SigningKey(self._seed).sign(data).signature
 
     def public_b64(self):
         """The p= value of the key's DNS record."""
         if self.kind == "ed25519":
-            from qmail_dkim.dkimlib import nacl
+            from qmail_dkim.dkim.lib import nacl
             raw = bytes(nacl().SigningKey(self._seed).verify_key)
             return base64.b64encode(raw).decode("ascii")
         # Tools only (dknewkey -p, dkimtestkey, qmail-dkim-check): not on the
@@ -106,7 +106,7 @@ def parse_private_key(data, path="<key>", mode=0):
                 raise KeyFileError(path, str(e))
             return PrivateKey("ed25519", path, seed=seed, mode=mode)
         if label in ("RSA PRIVATE KEY", "PRIVATE KEY"):
-            from qmail_dkim.dkimlib import dkim
+            from qmail_dkim.dkim.lib import dkim
             try:
                 rsa = dkim.crypto.parse_private_key(der)
             except Exception:   # dkimpy raises several types for bad DER

@@ -26,7 +26,7 @@ import base64
 import binascii
 import re
 
-from qmail_dkim.dkimlib import dkim
+from qmail_dkim.dkim.lib import dkim
 import dkim.util  # noqa: E402 - tag-list parsing (imports logging; verify path only)
 
 MIN_RSA_BITS = 1024
@@ -100,7 +100,7 @@ class KeyRecord:
         if self.k == b"rsa":
             return self._rsa
         if self._ed is None:
-            from qmail_dkim.dkimlib import nacl
+            from qmail_dkim.dkim.lib import nacl
             self._ed = nacl().VerifyKey(self.key_bytes)
         return self._ed
 

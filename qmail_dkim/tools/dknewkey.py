@@ -23,7 +23,8 @@ import os
 import sys
 import tempfile
 
-from qmail_dkim import dnsrecord, domainname
+from qmail_dkim.tools import zonetext as dnsrecord
+from qmail_dkim.dns import names as domainname
 
 PROG = "dknewkey"
 DEFAULT_GROUP = "nofiles"
@@ -240,7 +241,7 @@ def cmd_new(env, out, selector, domain, kind, bits, group, group_explicit, force
 
 
 def _print_key(out, path, selector, domain, testing):
-    from qmail_dkim import keyfile
+    from qmail_dkim.dkim import privkey as keyfile
     try:
         key = keyfile.load_private_key(path)
     except keyfile.KeyFileError as e:

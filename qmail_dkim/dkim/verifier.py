@@ -50,11 +50,12 @@ import base64
 import re
 import time
 
-from qmail_dkim import dnstxt, headerhash
-from qmail_dkim.bodyhash import BodyHasher, hash_bodies
-from qmail_dkim.dkimlib import dkim
+from qmail_dkim.dns import txt as dnstxt
+from qmail_dkim.dkim import headerhash
+from qmail_dkim.dkim.bodyhash import BodyHasher, hash_bodies
+from qmail_dkim.dkim.lib import dkim
 import dkim.util  # noqa: E402 - tag-list parsing (imports logging; verify path only)
-from qmail_dkim.keyrecord import KeyRecordError, b64decode_strict, parse_key_record
+from qmail_dkim.dkim.keyrecord import KeyRecordError, b64decode_strict, parse_key_record
 
 MAX_SIGNATURES = 10
 DNS_BUDGET_FACTOR = 3

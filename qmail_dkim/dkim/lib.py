@@ -14,7 +14,7 @@ tests and tools do), dkimpy's __init__ is run into it, with a stand-in DNS
 plug-in (qmail-dkim does its own bounded lookups in dnstxt.py). PyNaCl is
 imported by nacl() for Ed25519 keys only.
 
-    from qmail_dkim.dkimlib import dkim      # dkim.canonicalization, dkim.crypto, ...
+    from qmail_dkim.dkim.lib import dkim      # dkim.canonicalization, dkim.crypto, ...
 """
 import sys
 import types
@@ -59,7 +59,7 @@ def _stand_in_dnsplug():
     plug = types.ModuleType("dkim.dnsplug")
 
     def get_txt(name, timeout=5):
-        raise RuntimeError("qmail-dkim does its DNS lookups in qmail_dkim.dnstxt")
+        raise RuntimeError("qmail-dkim does its DNS lookups in qmail_dkim.dns.txt")
 
     plug.get_txt = get_txt
     sys.modules["dkim.dnsplug"] = plug
