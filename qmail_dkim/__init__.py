@@ -38,7 +38,8 @@ DKIM mechanics, RFC 6376 / 8463 (dkim/): no environment, no files, no exit codes
   dkim.privkey     reading RSA / Ed25519 private keys
 
 DNS (dns/):
-  dns.txt    bounded DNS TXT lookups
+  dns.txt    bounded DNS: servers, wire format, transport (exchange), TXT lookups
+  dns.client one generic bounded lookup of A, AAAA, MX, PTR and TXT records
   dns.names  host-name syntax check and parent domains
 
 Admin tools (tools/), never on the per-message path:

@@ -1,4 +1,7 @@
-"""Bounded DNS TXT lookups (contract section 4, "DNS").
+"""Bounded DNS lookups: servers, wire format, transport; TXT answers.
+
+(The generic ``lookup(name, qtype)`` for A, AAAA, MX, PTR and TXT is in
+dns.client; it shares everything below through ``exchange``.)
 
 Servers: ``$DNSCACHEIP`` when it holds at least one usable address, else the
 ``nameserver`` lines of /etc/resolv.conf, else 127.0.0.1 (as djbdns does).
@@ -347,8 +350,9 @@ def _txt_strings(rdata):
     return out
 
 
-def _collect(msg, qname_wire, rrs):
-    """Follow CNAMEs from the question name; -> (list of TXT string lists)."""
+def _follow(msg, qname_wire, rrs, qtype):
+    """Follow CNAMEs from the question name; -> [(rdata offset, rdata)] of
+    the records of `qtype` at the question name or a CNAME target."""
     names = {_wire_to_text(qname_wire)}
     for _ in range(MAX_CNAME_CHAIN):
         added = False
@@ -360,8 +364,13 @@ def _collect(msg, qname_wire, rrs):
                     added = True
         if not added:
             break
-    return [_txt_strings(rdata) for owner, t, off, rdata in rrs
-            if t == TYPE_TXT and owner in names]
+    return [(off, rdata) for owner, t, off, rdata in rrs
+            if t == qtype and owner in names]
+
+
+def _collect(msg, qname_wire, rrs):
+    """Follow CNAMEs from the question name; -> (list of TXT string lists)."""
+    return [_txt_strings(rdata) for off, rdata in _follow(msg, qname_wire, rrs, TYPE_TXT)]
 
 
 # ---------------------------------------------------------------- transport
@@ -370,7 +379,7 @@ def _family(ip):
     return socket.AF_INET6 if ":" in ip else socket.AF_INET
 
 
-def _udp(server, query, qid, qname_wire, timeout):
+def _udp(server, query, qid, qname_wire, timeout, qtype=TYPE_TXT):
     """-> (rcode, flags, raw message, rrs). Raises OSError/TimeoutError."""
     deadline = time.monotonic() + timeout
     with socket.socket(_family(server[0]), socket.SOCK_DGRAM) as s:
@@ -389,7 +398,7 @@ def _udp(server, query, qid, qname_wire, timeout):
             except BlockingIOError:
                 continue
             try:
-                rcode, flags, rrs = parse_response(msg, qid, qname_wire)
+                rcode, flags, rrs = parse_response(msg, qid, qname_wire, qtype)
             except FormatError:
                 continue        # spoofed, stale or garbled: keep waiting
             return rcode, flags, msg, rrs
@@ -409,7 +418,7 @@ def _recv_exact(s, n, deadline):
     return bytes(buf)
 
 
-def _tcp(server, query, qid, qname_wire, timeout):
+def _tcp(server, query, qid, qname_wire, timeout, qtype=TYPE_TXT):
     deadline = time.monotonic() + timeout
     with socket.socket(_family(server[0]), socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
@@ -419,26 +428,26 @@ def _tcp(server, query, qid, qname_wire, timeout):
         (n,) = struct.unpack("!H", _recv_exact(s, 2, deadline))
         msg = _recv_exact(s, n, deadline)
     try:
-        rcode, flags, rrs = parse_response(msg, qid, qname_wire)
+        rcode, flags, rrs = parse_response(msg, qid, qname_wire, qtype)
     except FormatError as e:
         raise OSError(errno.EPROTO, "bad answer over TCP: %s" % e)
     return rcode, flags, msg, rrs
 
 
-def _ask(server, qname_wire, timeout):
+def _ask(server, qname_wire, timeout, qtype=TYPE_TXT):
     """One exchange with one server (UDP, TCP when truncated, no EDNS after
     FORMERR). -> (rcode, flags, msg, rrs)."""
     deadline = time.monotonic() + timeout
     edns = True
     while True:
-        qid, query = build_query(qname_wire, edns=edns)
+        qid, query = build_query(qname_wire, qtype, edns=edns)
         rcode, flags, msg, rrs = _udp(server, query, qid, qname_wire,
-                                      deadline - time.monotonic())
+                                      deadline - time.monotonic(), qtype)
         if flags & FLAG_TC:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError("timeout")
-            rcode, flags, msg, rrs = _tcp(server, query, qid, qname_wire, left)
+            rcode, flags, msg, rrs = _tcp(server, query, qid, qname_wire, left, qtype)
         if rcode == RCODE_FORMERR and edns:
             edns = False        # an old server that does not know EDNS0
             continue
@@ -450,21 +459,25 @@ def _fmt(server):
     return ("[%s]:%d" if ":" in ip else "%s:%d") % (ip, port)
 
 
-def lookup_txt(name, env=os.environ, timeout=None, deadline=None, server_list=None):
-    """Look up the TXT records at `name` (str or bytes). Never raises for
-    DNS trouble: every outcome is a TxtAnswer (see the module docstring)."""
+def exchange(name, qtype, decode, env=os.environ, timeout=None, deadline=None,
+             server_list=None):
+    """Ask the servers about (`name`, `qtype`) within the time bounds of the
+    module docstring. ``decode(msg, qname_wire, rrs)`` turns a NOERROR answer
+    into the caller's records (a FormatError from it means: try the next
+    server). -> (status, records, secure, error, server) with status
+    ok / nxdomain / temp (an ok with no records is the caller's nodata)."""
     if timeout is None:
         timeout = timeout_from_env(env)
     try:
         qname_wire = encode_name(name)
     except DnsNameError as e:
-        return TxtAnswer("nxdomain", error="invalid name: %s" % e)
+        return "nxdomain", None, False, "invalid name: %s" % e, ""
     now = time.monotonic()
     end = now + timeout
     if deadline is not None:
         end = min(end, deadline)
     if end <= now:
-        return TxtAnswer("temp", error="DNS time budget exhausted")
+        return "temp", None, False, "DNS time budget exhausted", ""
     srv = list(server_list) if server_list is not None else servers(env)
     attempts = [s for _ in range(2) for s in srv]
     failed = set()
@@ -480,7 +493,7 @@ def lookup_txt(name, env=os.environ, timeout=None, deadline=None, server_list=No
         remaining = 1 + sum(1 for s in attempts if s not in failed)
         slice_ = max(left / remaining, min(left, 0.2))
         try:
-            rcode, flags, msg, rrs = _ask(server, qname_wire, slice_)
+            rcode, flags, msg, rrs = _ask(server, qname_wire, slice_, qtype)
         except TimeoutError:
             errors.append("%s: timeout" % _fmt(server))
             continue
@@ -494,31 +507,40 @@ def lookup_txt(name, env=os.environ, timeout=None, deadline=None, server_list=No
             continue
         secure = bool(flags & FLAG_AD)
         if rcode == RCODE_NXDOMAIN:
-            return TxtAnswer("nxdomain", secure=secure, error="NXDOMAIN",
-                             server=_fmt(server))
+            return "nxdomain", None, secure, "NXDOMAIN", _fmt(server)
         if rcode != RCODE_NOERROR:
             errors.append("%s: %s" % (_fmt(server), RCODE_NAMES.get(rcode, "rcode %d" % rcode)))
             failed.add(server)
             continue
         try:
-            txts = _collect(msg, qname_wire, rrs)
+            records = decode(msg, qname_wire, rrs)
         except FormatError as e:
             errors.append("%s: %s" % (_fmt(server), e))
             failed.add(server)
             continue
-        ans = TxtAnswer("ok", secure=secure, server=_fmt(server))
-        for strings in txts:
-            joined = b"".join(strings)
-            if len(joined) > MAX_TXT_OCTETS or len(ans.records) >= MAX_TXT_RECORDS:
-                ans.oversize = True
-                continue
-            ans.records.append(joined)
-            ans.strings.append(strings)
-        if not ans.records:
-            ans.status = "nodata"
-            ans.error = ("TXT record over %d octets ignored" % MAX_TXT_OCTETS
-                         if ans.oversize else "no TXT record")
-        return ans
+        return "ok", records, secure, "", _fmt(server)
     if not errors:
         errors.append("DNS time budget exhausted")
-    return TxtAnswer("temp", error="; ".join(errors[-4:]))
+    return "temp", None, False, "; ".join(errors[-4:]), ""
+
+
+def lookup_txt(name, env=os.environ, timeout=None, deadline=None, server_list=None):
+    """Look up the TXT records at `name` (str or bytes). Never raises for
+    DNS trouble: every outcome is a TxtAnswer (see the module docstring)."""
+    status, txts, secure, error, server = exchange(
+        name, TYPE_TXT, _collect, env, timeout, deadline, server_list)
+    if status != "ok":
+        return TxtAnswer(status, secure=secure, error=error, server=server)
+    ans = TxtAnswer("ok", secure=secure, server=server)
+    for strings in txts:
+        joined = b"".join(strings)
+        if len(joined) > MAX_TXT_OCTETS or len(ans.records) >= MAX_TXT_RECORDS:
+            ans.oversize = True
+            continue
+        ans.records.append(joined)
+        ans.strings.append(strings)
+    if not ans.records:
+        ans.status = "nodata"
+        ans.error = ("TXT record over %d octets ignored" % MAX_TXT_OCTETS
+                     if ans.oversize else "no TXT record")
+    return ans
