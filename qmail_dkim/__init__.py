@@ -37,6 +37,11 @@ DKIM mechanics, RFC 6376 / 8463 (dkim/): no environment, no files, no exit codes
   dkim.keyrecord   parsing a DKIM key record
   dkim.privkey     reading RSA / Ed25519 private keys
 
+DMARC, RFC 9989 (dmarc/): no environment, no files, no exit codes
+  dmarc.record    parsing a DMARC Policy Record
+  dmarc.walk      the DNS tree walk, Organizational Domain, policy discovery
+  dmarc.evaluate  alignment, pass/fail/none/temperror/permerror and the policy
+
 DNS (dns/):
   dns.txt    bounded DNS: servers, wire format, transport (exchange), TXT lookups
   dns.client one generic bounded lookup of A, AAAA, MX, PTR and TXT records
