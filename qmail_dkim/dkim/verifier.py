@@ -8,9 +8,9 @@ the first that fails decides:
      d=, s=, h=, i=, l=, q=, t=, x= malformed; x= earlier than t=
   W  v= is not 1
   Y  i= is not in d= or a subdomain of it
-  X  h= does not include From; with UNSIGNED_FROM set, fewer From entries in
-     h= than From: fields in the message; with UNSIGNED_SUBJECT set, h= does
-     not include Subject
+  X  h= names From fewer times than the message has From: fields (RFC 6376
+     section 8.15: an extra unsigned From: must not pass); with
+     UNSIGNED_FROM set, only when h= does not include From at all
   K  x= is in the past (no grace)
   O  <s>._domainkey.<d> over 253 octets, or a label over 63
   P  key lookup: DNS timeout, SERVFAIL, REFUSED, no answer, DNS time budget
@@ -242,10 +242,11 @@ def check_tags(sig, env, now, from_count):
     # X
     if b"from" not in hlist:
         raise Invalid("X", "h= does not include From")
-    if "UNSIGNED_FROM" in env and hlist.count(b"from") < from_count:
-        raise Invalid("X", "a From: field is not signed")
-    if "UNSIGNED_SUBJECT" in env and b"subject" not in hlist:
-        raise Invalid("X", "h= does not include Subject")
+    # UNSIGNED_FROM (set, even empty) relaxes this as C's libdkim does
+    # (nAllowUnsignedFromHeaders). UNSIGNED_SUBJECT needs no check here: an
+    # unsigned Subject is always accepted (see COMPATIBILITY in qmail-dkim(8)).
+    if "UNSIGNED_FROM" not in env and hlist.count(b"from") < from_count:
+        raise Invalid("X", "%d From: fields, h= signs %d" % (from_count, hlist.count(b"from")))
 
     # K
     if x is not None and x < now:

@@ -1,13 +1,14 @@
 """Which header fields are signed (contract section 3). Pure.
 
 Every field present, in message order, each occurrence, except X-*,
-Received, Return-Path, Authentication-Results, DKIM-Signature, DKIM-Status
-and the colon-separated names in EXCLUDE_DKIMSIGN. From is always signed.
+Received, Return-Path, Authentication-Results, ARC-Authentication-Results,
+DKIM-Signature, DomainKey-Signature, DKIM-Status and the colon-separated names in EXCLUDE_DKIMSIGN. From is always signed.
 Fields whose names cannot be written into h= (';', '=' or non-ASCII in the
 name) are left out too.
 """
 ALWAYS_EXCLUDED = frozenset([b"received", b"return-path", b"authentication-results",
-                             b"dkim-signature", b"dkim-status"])
+                             b"arc-authentication-results", b"dkim-signature",
+                             b"domainkey-signature", b"dkim-status"])
 _H_BAD = frozenset(b":;=")
 
 
