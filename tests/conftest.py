@@ -1,6 +1,7 @@
 """Shared pytest fixtures: real parts (NSD, the qmail-queue double, tcpserver +
 mailfront, independent DKIM implementations). Helpers live in tests/realparts/;
-import them as ``from realparts import nsd, keys, ...`` (tests/ is on sys.path).
+tests/ is a package with one import root: ``from tests.realparts import nsd, keys``,
+``from tests import qdkim``.
 
 Fixtures
   require_tool          function: require_tool("nsd", "mailauth", ...) -> paths; skips,
@@ -14,40 +15,22 @@ Fixtures
   blackhole             a UDP port that never answers (Blackhole)
   dead_port             int: a closed UDP port
   queue_double          a fresh QueueDouble in tmp_path
-  qmail_home            tmp_path/"qmail": a QMAILHOME with control/ and bin/
+  home                  tmp_path/"qmail": a QMAILHOME with control/, bin/, tmp/ and
+                        control/domainkeys/example.com/default (rsa_key, PKCS#1)
+  home_factory          session: home_factory(name) -> such a home (for wider scopes)
   smtp_front_factory    function(rules, env=None, plugins=("accept",)) -> started SmtpFront
 """
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
-_TESTS = Path(__file__).resolve().parent
-if str(_TESTS) not in sys.path:
-    sys.path.insert(0, str(_TESTS))
-
-# One copy of the helpers whether tests/ is a package (tests.realparts) or not
-# (realparts): alias the package and its modules under both names.
-import importlib  # noqa: E402
-
-_PKG = (__package__ + ".realparts") if __package__ else "realparts"
-_SUBMODULES = ("tools", "keys", "nsd", "queue_double", "smtp", "verifiers")
-_rp = importlib.import_module(_PKG)
-for _m in _SUBMODULES:
-    _mod = importlib.import_module(f"{_PKG}.{_m}")
-    sys.modules.setdefault(f"realparts.{_m}", _mod)
-    if __package__:
-        sys.modules.setdefault(f"{__package__}.realparts.{_m}", _mod)
-sys.modules.setdefault("realparts", _rp)
-
-from realparts import keys as _keys  # noqa: E402
-from realparts.nsd import Blackhole, NsdServer, dead_udp_port, txt_rr  # noqa: E402
-from realparts.queue_double import QueueDouble  # noqa: E402
-from realparts.smtp import SmtpFront  # noqa: E402
-from realparts.tools import require_tool as _require_tool  # noqa: E402
+from tests.realparts import keys as _keys
+from tests.realparts.nsd import Blackhole, NsdServer, dead_udp_port, txt_rr
+from tests.realparts.queue_double import QueueDouble
+from tests.realparts.smtp import SmtpFront
+from tests.realparts.tools import require_tool as _require_tool
 
 
 @pytest.fixture(scope="session")
@@ -113,11 +96,31 @@ def queue_double(tmp_path):
     return QueueDouble(tmp_path / "qq")
 
 
+def make_home(path) -> Path:
+    """A QMAILHOME at path: control/, bin/, tmp/ and the signing key every sign
+    test uses, control/domainkeys/example.com/default (rsa_key, PKCS#1, 0600).
+    Tests add other keys with keys.install(home, key, "example.com", "ed")."""
+    home = Path(path)
+    for d in ("control", "bin", "tmp"):
+        (home / d).mkdir(parents=True, exist_ok=True)
+    _keys.install(home, _keys.cached_rsa_key(2048), "example.com", "default")
+    return home
+
+
 @pytest.fixture
-def qmail_home(tmp_path):
-    home = tmp_path / "qmail"
-    (home / "control").mkdir(parents=True)
-    (home / "bin").mkdir()
+def home(tmp_path):
+    return make_home(tmp_path / "qmail")
+
+
+@pytest.fixture(scope="session")
+def home_factory(tmp_path_factory):
+    """For module- or session-scoped fixtures: home_factory("name") -> a fresh home."""
+    return lambda name="qmail": make_home(tmp_path_factory.mktemp(name))
+
+
+@pytest.fixture
+def qmail_home(home):
+    """Old name of ``home``, kept until every test says ``home``."""
     return home
 
 

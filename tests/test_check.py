@@ -10,22 +10,14 @@ from pathlib import Path
 import pytest
 
 from qmail_dkim.tools import tcprules
-from realparts.keys import cached_rsa_key
-from realparts.nsd import NsdServer, txt_rr
-from realparts.tools import require_tool
+from tests.realparts.keys import cached_rsa_key
+from tests.realparts.nsd import NsdServer, txt_rr
+from tests.realparts.tools import require_tool
 from tests.logparse import fields
 
 CHECK = shutil.which("qmail-dkim-check", path=os.path.dirname(sys.executable))
 RSA = cached_rsa_key(2048)
 OTHER = cached_rsa_key(2048, 3)
-
-
-@pytest.fixture
-def home(tmp_path):
-    kd = tmp_path / "control/domainkeys/example.com"
-    kd.mkdir(parents=True)
-    RSA.write(kd / "default", fmt="pkcs1", mode=0o600)
-    return tmp_path
 
 
 def check(home, *args, **env):

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from realparts.keys import cached_rsa_key
-from realparts.nsd import Blackhole, dead_udp_port
-from realparts import verifiers
-from realparts.queue_double import make_envelope
+from tests.realparts.keys import cached_rsa_key
+from tests.realparts.nsd import Blackhole, dead_udp_port
+from tests.realparts import verifiers
+from tests.realparts.queue_double import make_envelope
 from tests import qdkim
 from tests.qdkim import SAMPLE
 from tests.logparse import fields
@@ -21,14 +21,6 @@ from tests.logparse import fields
 RELAY = {"RELAYCLIENT": "", "DKIMKEY": "control/domainkeys/%/default"}
 SEEDS = "FGHIKLMNOQRTUVWjp"
 RSA = cached_rsa_key(2048)
-
-
-@pytest.fixture
-def home(tmp_path):
-    kd = tmp_path / "control/domainkeys/example.com"
-    kd.mkdir(parents=True)
-    RSA.write(kd / "default", fmt="pkcs1")
-    return tmp_path
 
 
 @pytest.fixture(scope="module")

@@ -26,11 +26,8 @@ import base64
 import hashlib
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
@@ -42,6 +39,7 @@ from qmail_dkim.dkim.keyrecord import KeyRecordError, parse_key_record
 from qmail_dkim.spool import HEADER_MAX, Spool
 from qmail_dkim.verify.status import TEXTS as STATUS_TEXTS
 from tests import qdkim
+from tests.realparts import keys
 from tests.realparts.keys import cached_ed25519_key, cached_rsa_key
 
 SERVID = "mx.test"
@@ -64,24 +62,12 @@ INPROC = settings(max_examples=600 * SCALE, deadline=None,
 
 # ------------------------------------------------------------------ setup
 
-def _make_home(base):
-    home = Path(base)
-    keys = home / "control" / "domainkeys"
-    (keys / "example.com").mkdir(parents=True)
-    cached_rsa_key(2048).write(keys / "example.com" / "default", fmt="pkcs1")
-    (keys / "ed.example.com").mkdir(parents=True)
-    cached_ed25519_key().write(keys / "ed.example.com" / "default", fmt="seed")
-    (home / "tmp").mkdir()
-    return home
-
-
 @pytest.fixture(scope="module")
-def home():
-    d = tempfile.mkdtemp(prefix="hostile.")
-    try:
-        yield _make_home(d)
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+def home(home_factory):
+    """One home for the module: conftest's plus an Ed25519 seed for ed.example.com."""
+    h = home_factory("hostile")
+    keys.install(h, cached_ed25519_key(), "ed.example.com", "default", fmt="seed")
+    return h
 
 
 @pytest.fixture(scope="module")

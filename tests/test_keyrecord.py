@@ -3,9 +3,10 @@ import base64
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from qmail_dkim.dkim.keyrecord import KeyRecordError, parse_key_record
+from tests.realparts.keys import cached_ed25519_key
 
 
 def spki(pub):
@@ -21,8 +22,8 @@ def rsa_pub_bits(bits):
 
 
 @pytest.fixture(scope="module")
-def rsa2048():
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+def rsa2048(rsa_key):
+    return rsa_key.private
 
 
 def test_rsa_ok(rsa2048):
@@ -46,7 +47,7 @@ def test_rsa_pkcs1_raw_accepted(rsa2048):
 
 
 def test_ed25519_ok():
-    k = ed25519.Ed25519PrivateKey.generate().public_key()
+    k = cached_ed25519_key().private.public_key()
     raw = k.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     rec = parse_key_record(b"v=DKIM1; k=ed25519; p=" + base64.b64encode(raw))
     assert rec.bits == 256

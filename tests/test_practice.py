@@ -2,7 +2,7 @@
 import pytest
 
 from qmail_dkim.verify import practice
-from tests.test_verifier_helpers import Lookup, answer
+from tests.verifyhelp import Lookup, answer
 
 
 @pytest.mark.parametrize("env,want", [

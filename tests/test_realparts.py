@@ -12,10 +12,10 @@ import time
 
 import pytest
 
-from realparts import keys, verifiers
-from realparts.nsd import NsdServer, txt_rr, txt_strings, zone_text
-from realparts.queue_double import make_envelope, parse_envelope
-from realparts.smtp import lf_to_smtp
+from tests.realparts import keys, verifiers
+from tests.realparts.nsd import NsdServer, txt_rr, txt_strings, zone_text
+from tests.realparts.queue_double import make_envelope, parse_envelope
+from tests.realparts.smtp import lf_to_smtp
 
 MSG = (b"From: Alice <alice@example.com>\n"
        b"To: bob@example.org\n"
@@ -191,11 +191,9 @@ def test_lf_to_smtp():
     assert lf_to_smtp(b"a\n.b\nc\r\n") == b"a\r\n..b\r\nc\r\r\n.\r\n"
 
 
-def test_smtp_front_queues_through_double(smtp_front_factory, queue_double, tmp_path):
+def test_smtp_front_queues_through_double(smtp_front_factory, queue_double, home):
     rules = (f'127.0.0.1:allow,RELAYCLIENT="",QMAILQUEUE="{queue_double.path}",'
              f'DKIMKEY="control/domainkeys/%/default"\n:deny\n')
-    home = tmp_path / "home"
-    home.mkdir()
     front = smtp_front_factory(rules, {"QMAILHOME": str(home), **queue_double.env()})
     code, text = front.send("alice@example.com", ["bob@example.org", "carol@example.net"], MSG)
     assert code == 250, (text, front.log())
@@ -209,10 +207,10 @@ def test_smtp_front_queues_through_double(smtp_front_factory, queue_double, tmp_
     assert m.info["cwd"] == str(home)         # mailfront chdirs to $QMAILHOME
 
 
-def test_smtp_front_relative_qmailqueue(smtp_front_factory, queue_double, qmail_home):
-    os.symlink(queue_double.path, qmail_home / "bin" / "qmail-queue-double")
+def test_smtp_front_relative_qmailqueue(smtp_front_factory, queue_double, home):
+    os.symlink(queue_double.path, home / "bin" / "qmail-queue-double")
     rules = '127.0.0.1:allow,QMAILQUEUE="bin/qmail-queue-double"\n'
-    front = smtp_front_factory(rules, {"QMAILHOME": str(qmail_home), **queue_double.env()})
+    front = smtp_front_factory(rules, {"QMAILHOME": str(home), **queue_double.env()})
     code, _ = front.send("a@example.com", ["b@example.org"], MSG)
     assert code == 250
     assert queue_double.only().msg == MSG

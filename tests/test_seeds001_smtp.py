@@ -6,12 +6,12 @@ import smtplib
 
 import pytest
 
-from realparts import verifiers
-from realparts.keys import cached_rsa_key
-from realparts.nsd import NsdServer, txt_rr
-from realparts.queue_double import QueueDouble
-from realparts.smtp import lf_to_smtp
-from realparts.tools import require_tool
+from tests.realparts import verifiers
+from tests.realparts.keys import cached_rsa_key
+from tests.realparts.nsd import NsdServer, txt_rr
+from tests.realparts.queue_double import QueueDouble
+from tests.realparts.smtp import lf_to_smtp
+from tests.realparts.tools import require_tool
 from tests import qdkim
 from tests.qdkim import SAMPLE
 
@@ -42,18 +42,13 @@ def send_from(ip, port, msg, rcpt="bob@example.net"):
 
 
 @pytest.fixture
-def site(tmp_path, smtp_front_factory):
+def site(tmp_path, home, smtp_front_factory):
     require_tool("nsd", "perl")
     ns = NsdServer({"example.com": txt_rr("default._domainkey", RSA.dns_record()),
                     "other.example": txt_rr("default._domainkey", OTHER.dns_record())},
                    servfail_zones=["broken.example"], workdir=tmp_path / "nsd-site")
     (tmp_path / "nsd-site").mkdir(exist_ok=True)
     ns.start()
-    home = tmp_path / "qmail"
-    (home / "bin").mkdir(parents=True)
-    kd = home / "control/domainkeys/example.com"
-    kd.mkdir(parents=True)
-    RSA.write(kd / "default", fmt="pkcs1")
     os.symlink(qdkim.QMAIL_DKIM, home / "bin/qmail-dkim")
     qd = QueueDouble(home / "queue")
     os.symlink(qd.path, home / "bin/qmail-queue")

@@ -10,17 +10,8 @@ import pytest
 from tests import qdkim
 from tests.qdkim import SAMPLE
 from tests.logparse import fields
-from tests.realparts.keys import cached_rsa_key
 
 RELAY = {"RELAYCLIENT": "", "DKIMKEY": "control/domainkeys/%/default"}
-
-
-@pytest.fixture
-def home(tmp_path):
-    kd = tmp_path / "control/domainkeys/example.com"
-    kd.mkdir(parents=True)
-    cached_rsa_key(2048).write(kd / "default", fmt="pkcs1")
-    return tmp_path
 
 
 def test_child_status_is_passed_on(home):
@@ -48,7 +39,6 @@ def test_queue_program_from_args_then_dkimqueue_then_queueprog_then_default(home
     assert r.rc == 0 and qd2.count() == 1
     # default: bin/qmail-queue relative to QMAILHOME
     qd3 = qdkim.QueueDouble(home / "dflt")
-    (home / "bin").mkdir()
     os.symlink(qd3.path, home / "bin/qmail-queue")
     r = qdkim.run(home, dict(RELAY, **qd3.env()), queue=False)
     assert r.rc == 0 and qd3.count() == 1
@@ -67,7 +57,6 @@ def test_missing_child_is_120(home):
 
 
 def test_refuses_itself_as_child(home):
-    (home / "bin").mkdir()
     os.symlink(qdkim.QMAIL_DKIM, home / "bin/qmail-dkim")
     for q in (qdkim.QMAIL_DKIM, "bin/qmail-dkim"):
         r = qdkim.run(home, dict(RELAY, DKIMQUEUE=q), queue=False)

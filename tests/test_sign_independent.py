@@ -6,10 +6,11 @@ import os
 
 import pytest
 
-from realparts.nsd import NsdServer, txt_rr
-from realparts.tools import require_tool
-from realparts.keys import cached_ed25519_key, cached_rsa_key
-from realparts import verifiers
+from tests.realparts.nsd import NsdServer, txt_rr
+from tests.realparts.tools import require_tool
+from tests.realparts import keys
+from tests.realparts.keys import cached_ed25519_key, cached_rsa_key
+from tests.realparts import verifiers
 from tests import qdkim
 from tests.qdkim import SAMPLE
 
@@ -34,13 +35,12 @@ def dns(tmp_path_factory):
 
 
 @pytest.fixture
-def home(tmp_path):
-    kd = tmp_path / "control/domainkeys"
-    (kd / "example.com").mkdir(parents=True)
-    RSA.write(kd / "example.com/default", fmt="pkcs1")
-    ED.write(kd / "example.com/ed", fmt="pkcs8")
-    RSA_FALLBACK.write(kd / "default", fmt="pkcs8")
-    return tmp_path
+def home(home):
+    """conftest's home (RSA at example.com/default) plus an Ed25519 key (selector
+    ed) and the fallback key control/domainkeys/default."""
+    keys.install(home, ED, "example.com", "ed", fmt="pkcs8")
+    keys.install(home, RSA_FALLBACK, None, "default", fmt="pkcs8")
+    return home
 
 
 def mail_dkim(msg, dns):
@@ -105,7 +105,7 @@ SEEDS_001_SIGN = ('127.0.0.1:allow,RELAYCLIENT="",QMAILQUEUE="bin/qmail-dkim",'
 
 
 def _smtp_home(home):
-    from realparts.queue_double import QueueDouble
+    from tests.realparts.queue_double import QueueDouble
     (home / "bin").mkdir(exist_ok=True)
     os.symlink(qdkim.QMAIL_DKIM, home / "bin/qmail-dkim")
     qd = QueueDouble(home / "queue")

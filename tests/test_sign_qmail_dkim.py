@@ -20,14 +20,6 @@ from tests.realparts.queue_double import make_envelope
 RELAY = {"RELAYCLIENT": "", "DKIMKEY": "control/domainkeys/%/default"}
 
 
-@pytest.fixture
-def home(tmp_path):
-    keys = tmp_path / "control" / "domainkeys"
-    (keys / "example.com").mkdir(parents=True)
-    cached_rsa_key(2048).write(keys / "example.com" / "default", fmt="pkcs1")
-    return tmp_path
-
-
 def split(msg):
     """(list of our prepended DKIM-Signature headers, rest of the message)."""
     sigs = []

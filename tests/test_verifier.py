@@ -6,7 +6,7 @@ import pytest
 
 from qmail_dkim.dkim import verifier
 from qmail_dkim.dkim.verifier import KeySource, Options, message_letter, verify_all
-from tests.test_verifier_helpers import (HEADERS, MSG, Lookup, answer, dkimpy_sign, ed_priv,
+from tests.verifyhelp import (HEADERS, MSG, Lookup, answer, dkimpy_sign, ed_priv,
                                          ed_record, rsa_priv, rsa_record, spool, std_tags,
                                          tag_sign)
 

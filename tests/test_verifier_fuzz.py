@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from qmail_dkim.verify import run as verify
 from qmail_dkim.spool import Spool
-from tests.test_verifier_helpers import MSG, Lookup, answer, dkimpy_sign, rsa_priv, rsa_record
+from tests.verifyhelp import MSG, Lookup, answer, dkimpy_sign, rsa_priv, rsa_record
 
 SIGNED = dkimpy_sign(MSG)
 TAGS = [b"v", b"a", b"b", b"bh", b"c", b"d", b"h", b"i", b"l", b"q", b"s", b"t", b"x", b"z"]

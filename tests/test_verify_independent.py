@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from qmail_dkim.verify import run as verify
 from qmail_dkim.spool import Spool
-from realparts import keys as K
-from realparts import verifiers as V
-from realparts.nsd import Blackhole, NsdServer, dead_udp_port, txt_rr
-from realparts.tools import require_tool
+from tests.realparts import keys as K
+from tests.realparts import verifiers as V
+from tests.realparts.nsd import Blackhole, NsdServer, dead_udp_port, txt_rr
+from tests.realparts.tools import require_tool
 
 from tests.qdkim import SAMPLE
 
@@ -289,13 +289,11 @@ def test_adsp_from_dns(tmp_path, dns, keys, monkeypatch):
 
 # ------------------------------------------------------------------ the whole program
 
-def test_qmail_dkim_program(tmp_path, dns, keys):
+def test_qmail_dkim_program(home, dns, keys):
     require_tool("perl-mail-dkim")
     from tests import qdkim
     if not qdkim.QMAIL_DKIM:
         pytest.skip("qmail-dkim not installed")
-    home = tmp_path / "home"
-    (home / "control").mkdir(parents=True)
     env = {"DKIMVERIFY": "FGHIKLMNOQRTUVWjp", "DNSCACHEIP": dns.dnscacheip,
            "DKIMAUTHSERVID": "mx.test"}
     good = V.mail_dkim_sign(MSG, keys["rsa"], "example.com", "sel")

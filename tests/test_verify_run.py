@@ -7,16 +7,15 @@ import pytest
 from qmail_dkim import exits
 from qmail_dkim.verify import run as verify
 from qmail_dkim.exits import QmailDkimExit
-from tests.test_verifier_helpers import (MSG, Lookup, answer, dkimpy_sign, rsa_priv, rsa_record,
+from tests.verifyhelp import (MSG, Lookup, answer, dkimpy_sign, rsa_priv, rsa_record,
                                          spool, std_tags, tag_sign)
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    h = tmp_path / "qmail"
-    (h / "control").mkdir(parents=True)
-    monkeypatch.chdir(h)
-    return h
+def home(home, monkeypatch):
+    """cwd = QMAILHOME, as main.py does."""
+    monkeypatch.chdir(home)
+    return home
 
 
 def run(tmp_path, msg, env=None, lookup=None, **kw):

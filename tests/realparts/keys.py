@@ -7,6 +7,7 @@ base64 seed as dkimpy's dknewkey writes it), with their DNS key records.
     k.public_b64()                    # the p= value
     k.dns_record(t="y", h="sha256")   # 'v=DKIM1; k=rsa; t=y; h=sha256; p=...'
     k.write(path, fmt="pkcs1"|"pkcs8"|"seed", mode=0o600)  -> Path
+    install(home, k, "example.com", "default")   # -> home/control/domainkeys/example.com/default
 
 ``cached_rsa_key(bits, n)`` / ``cached_ed25519_key(n)`` memoize keys per process
 (RSA generation costs ~50-300 ms), ``n`` distinguishes independent keys.
@@ -135,3 +136,11 @@ def cached_rsa_key(bits: int = 2048, n: int = 0) -> TestKey:
 @functools.lru_cache(maxsize=None)
 def cached_ed25519_key(n: int = 0) -> TestKey:
     return ed25519_key()
+
+
+def install(home, key: TestKey, domain: str | None = "example.com", selector: str = "default",
+            fmt: str | None = None, mode: int = 0o600) -> Path:
+    """Write key as QMAILHOME's control/domainkeys/<domain>/<selector> (domain None:
+    control/domainkeys/<selector>, the fallback key). Returns the path."""
+    d = Path(home) / "control" / "domainkeys"
+    return key.write((d / domain if domain else d) / selector, fmt=fmt, mode=mode)

@@ -38,14 +38,7 @@ def _mailauth() -> str | None:
     cand = REPO / ".ci" / "node" / "node_modules" / ".bin" / "mailauth"
     if os.access(cand, os.X_OK):
         return str(cand)
-    p = shutil.which("mailauth")
-    if p:
-        return p
-    # developer-machine fallback (where the environment was first set up)
-    cand = Path("/tmp/npmt/node_modules/.bin/mailauth")
-    if os.access(cand, os.X_OK):
-        return str(cand)
-    return None
+    return shutil.which("mailauth")
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,18 +1,18 @@
-"""Helpers for the verify tests (no tests here): keys, signing with dkimpy,
-a tag-level signer built on dkimpy's own header hashing, spooling, DNS stubs.
+"""Helpers for the verify tests: keys (from tests/realparts/keys.py), signing
+with dkimpy, a tag-level signer built on dkimpy's own header hashing, spooling,
+DNS stubs.
 """
 import base64
-import functools
 import time
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from qmail_dkim.dkim.lib import dkim, nacl
 from qmail_dkim.dns.txt import TxtAnswer
 from qmail_dkim.spool import Spool
 
 from tests.qdkim import SAMPLE
+from tests.realparts.keys import cached_ed25519_key, cached_rsa_key
 
 # tests/qdkim.py's sample, with trailing white space and empty lines at the end
 MSG = SAMPLE.replace(b"here.\n", b"here.  \n\n\n")
@@ -20,14 +20,13 @@ MSG = SAMPLE.replace(b"here.\n", b"here.  \n\n\n")
 HEADERS = [b"from", b"to", b"subject", b"date", b"message-id"]
 
 
-@functools.lru_cache(maxsize=None)
 def rsa_priv(bits=2048, n=0):
-    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    """The cryptography private key of keys.cached_rsa_key(bits, n)."""
+    return cached_rsa_key(bits, n).private
 
 
-@functools.lru_cache(maxsize=None)
 def ed_priv(n=0):
-    return ed25519.Ed25519PrivateKey.generate()
+    return cached_ed25519_key(n).private
 
 
 def rsa_pem(priv):
