@@ -11,8 +11,8 @@ import dns.rrset
 import pytest
 
 from qmail_dkim.dns import client
-from realparts.nsd import NsdServer, zone_text
-from realparts.tools import require_tool
+from tests.realparts.nsd import NsdServer, zone_text
+from tests.realparts.tools import require_tool
 from tests.test_dnstxt import FakeDNS  # noqa: F401  (the fake server)
 
 RECORDS = [
