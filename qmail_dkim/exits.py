@@ -18,12 +18,13 @@ NO_FORK = 58
 NO_PIPE = 59
 NO_CHDIR = 61
 INTERNAL_BUG = 81
-CUSTOM_ERROR = 88
+CUSTOM_ERROR = 88         # indimail, sagredo: the text is on $ERROR_FD
+CUSTOM_ERROR_NOTQMAIL = 82  # notqmail (qmail-queue custom-error patch): text on fd 6
 CANNOT_RUN_CHILD = 120
 
 PERMANENT = frozenset({REJECT_PERM, KEY_MISSING})
 
-# Short texts, used in the log line and (with DKIMCUSTOMERROR) on $ERROR_FD.
+# Short texts, used in the log line and as the DKIMCUSTOMERROR reply text.
 TEXTS = {
     REJECT_PERM: "DKIM verification failed",
     REJECT_TEMP: "DKIM verification temporarily failed",
@@ -70,8 +71,50 @@ class QmailDkimExit(Exception):
         self.fields = fields
 
 
-def custom_error_text(code, text=None):
-    """The DKIMCUSTOMERROR line: D<text> (#5.x.x) or Z<text> (#4.x.x)."""
-    text = (text or TEXTS.get(code, "error")).replace("\n", " ")
-    prefix = "D" if code in PERMANENT else "Z"
-    return "%s%s (#%s)" % (prefix, text, ENHANCED.get(code, "4.3.0"))
+# DKIMCUSTOMERROR value -> (exit code, default fd, $ERROR_FD honoured), as
+# each family's qmail.c reads it (EXIT CODES in qmail-dkim(8)).
+CUSTOM_FAMILIES = {
+    "notqmail": (CUSTOM_ERROR_NOTQMAIL, 6, False),
+    "indimail": (CUSTOM_ERROR, 2, True),
+    "sagredo": (CUSTOM_ERROR, 4, True),
+}
+CUSTOM_MAX = 255              # notqmail's and sagredo's qmail.c read at most 255 bytes
+
+
+def custom_protocol(env):
+    """(exit code, fd) of the custom-error protocol DKIMCUSTOMERROR chooses,
+    None (unset, or ERROR_FD=-1, indimail's "no custom-error pipe"), or a
+    string saying why the value is not used (it names no family: the plain
+    exit codes answer, which every family understands)."""
+    if "DKIMCUSTOMERROR" not in env:
+        return None
+    family = env["DKIMCUSTOMERROR"].strip().lower()
+    if family not in CUSTOM_FAMILIES:
+        return "DKIMCUSTOMERROR=%s is not notqmail, indimail or sagredo" % env["DKIMCUSTOMERROR"][:40]
+    code, fd, honoured = CUSTOM_FAMILIES[family]
+    if honoured and env.get("ERROR_FD", "").strip():
+        try:
+            fd = int(env["ERROR_FD"])
+        except ValueError:
+            pass
+        if fd < 0:
+            return None
+    return code, fd
+
+
+def custom_error_text(code, text=None, enhanced=None):
+    """The custom-error reply, as C's custom_error() writes it: D (permanent)
+    or Z (temporary), the program name, the text, the enhanced status code;
+    one line, no trailing newline (qmail-smtpd sends it as is before CR LF),
+    at most CUSTOM_MAX bytes."""
+    kind = "D" if code in PERMANENT else "Z"
+    enhanced = enhanced or ENHANCED.get(code, "4.3.0")
+    enhanced = ("5" if kind == "D" else "4") + enhanced[1:]
+    text = "".join(c if c.isprintable() else " " for c in (text or TEXTS.get(code, "error")))
+    tail = " (#%s)" % enhanced
+    head = "%sqmail-dkim: " % kind
+    room = CUSTOM_MAX - len(head) - len(tail)
+    body = text.encode("utf-8", "replace")
+    if len(body) > room:
+        body = body[:room - 3].decode("utf-8", "ignore").encode() + b"..."
+    return head.encode() + body + tail.encode()

@@ -66,6 +66,7 @@ def main(argv=None):
     code = exits.INTERNAL_BUG
     from_child = False          # the queue program's own status: passed on as is
     error_text = None
+    enhanced = None
     try:
         try:
             os.chdir(env.get("QMAILHOME") or "/var/qmail")
@@ -95,6 +96,7 @@ def main(argv=None):
         if outcome.exit_code is not None:
             code = outcome.exit_code
             error_text = outcome.error_text
+            enhanced = outcome.enhanced
         else:
             code = child.run(child.queue_argv(argv, env), env, outcome.prepend, spool,
                              outcome.drop, envelope, tmpdir)
@@ -102,13 +104,13 @@ def main(argv=None):
     except QmailDkimExit as e:
         _kill_child()
         code = e.code
-        error_text = e.reason
+        # The reply text is the code's short text: the log's reason (paths,
+        # uids) is for the administrator, not the SMTP client.
         log = _error_fields(mode, log, e.reason, e.fields)
     except _Death:
         _kill_child()
         code = exits.TIMEOUT
-        error_text = "timeout after DEATH=%d seconds" % death
-        log = _error_fields(mode, log, error_text, {})
+        log = _error_fields(mode, log, "timeout after DEATH=%d seconds" % death, {})
     except MemoryError:
         _kill_child()
         code = exits.NO_MEMORY
@@ -116,24 +118,44 @@ def main(argv=None):
     except Exception as e:       # a bug of ours: temporary, never 0
         _kill_child()
         code = exits.INTERNAL_BUG
-        error_text = "internal bug"
         log = _error_fields(mode, log, "internal bug: %s: %s at %s"
                             % (type(e).__name__, str(e)[:200], _where(e)), {})
     finally:
         signal.alarm(0)
         if spool is not None:
             spool.close()
-    custom = "DKIMCUSTOMERROR" in env and code in exits.TEXTS and not from_child
-    log.append(("exit", exits.CUSTOM_ERROR if custom else code))
+    proto = None if from_child or code not in exits.TEXTS else exits.custom_protocol(env)
+    if isinstance(proto, str):
+        log.append(("warning", proto))
+    elif proto is not None:
+        # DKIMCUSTOMERROR (EXIT CODES): the reply text on the family's fd, then
+        # the family's exit code. When that fd is the log's (indimail: its
+        # qmail.c reads our fd 2 up to EOF as the reply), the text goes there
+        # alone and the log line is not written.
+        custom_code, fd = proto
+        failed = _write_text(fd, exits.custom_error_text(code, error_text, enhanced))
+        if failed is None:
+            if fd == 2:
+                return custom_code
+            log.append(("exit", custom_code))
+            _emit(2, logline.format_line(mode, log))
+            return custom_code
+        # No custom-error pipe there: the plain code still answers the client.
+        log.append(("warning", "DKIMCUSTOMERROR: cannot write to fd %d: %s" % (fd, failed)))
+    log.append(("exit", code))
     _emit(2, logline.format_line(mode, log))
-    if custom:
-        try:
-            fd = int(env.get("ERROR_FD") or 2)
-        except ValueError:
-            fd = 2
-        _emit(fd, exits.custom_error_text(code, error_text))
-        return exits.CUSTOM_ERROR
     return code
+
+
+def _write_text(fd, data):
+    """Write all of `data` to fd; None, or the error text."""
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError as e:
+        return e.strerror or str(e)
+    return None
 
 
 def _error_fields(mode, log, reason, fields):

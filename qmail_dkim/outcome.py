@@ -5,7 +5,8 @@
 
 
 class Outcome:
-    def __init__(self, prepend=b"", drop=None, exit_code=None, error_text=None, log=None):
+    def __init__(self, prepend=b"", drop=None, exit_code=None, error_text=None, log=None,
+                 enhanced=None):
         # Header lines to put in front of the message: LF-terminated, folded LF+TAB.
         self.prepend = prepend
         # (start, end) byte offsets of header fields to leave out (verify mode
@@ -16,6 +17,8 @@ class Outcome:
         self.exit_code = exit_code
         # Text for DKIMCUSTOMERROR (defaults to exits.TEXTS[exit_code]).
         self.error_text = error_text
+        # Enhanced status code for that text, e.g. "5.7.7" (default: exits.ENHANCED).
+        self.enhanced = enhanced
         # Log fields after "mode=...", in order: list of (key, value) pairs.
         self.log = log if log is not None else []
 

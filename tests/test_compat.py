@@ -90,3 +90,96 @@ def test_arc_authentication_results_and_domainkey_signature_never_signed(home):
     assert names[:2] == ["from", "to"]
     # and what was signed verifies
     assert fields(verify(home, out).log)["status"] == "A"
+
+
+# ------------------------------------------------ 5. custom-error protocols
+
+def qmailc_run(family, home, env, message=SAMPLE, cwd=None, qd_knobs=None):
+    """qmail-dkim run by `family`'s qmail.c (tests/realparts/qmailc.py), as
+    qmail-smtpd runs it, with the queue double as its queue program."""
+    from tests.realparts import qmailc
+    from tests.realparts.queue_double import QueueDouble, make_envelope
+    qd = QueueDouble(home / ("qq-" + family))
+    (home / "tmp").mkdir(exist_ok=True)
+    full = {"PATH": "/usr/bin:/bin", "QMAILHOME": str(home), "TMPDIR": str(home / "tmp"),
+            "DKIMQUEUE": str(qd.path)}
+    full.update(qd.env(**(qd_knobs or {})))
+    full.update(env)
+    full = {k: v for k, v in full.items() if v is not None}
+    res = qmailc.run(family, [qdkim.QMAIL_DKIM], full, message,
+                     make_envelope("joe@example.com", ["bob@example.net"]), cwd or str(home))
+    res.stored = qd.messages()
+    return res
+
+
+FORGED = {"DKIMVERIFY": "X", "SELECTOR_DATA": KEY.dns_record()}
+BH = b"qmail-dkim: signature error: not all message's From headers in signature (#5.7.7)"
+
+
+@pytest.mark.parametrize("family", ["notqmail", "indimail", "sagredo"])
+def test_custom_error_reject_is_554_with_our_text(home, family):
+    forged = b"From: boss@example.com\n" + signed(home)
+    r = qmailc_run(family, home, dict(FORGED, DKIMCUSTOMERROR=family), forged)
+    assert r.exitcode == (82 if family == "notqmail" else 88)
+    assert r.errstr == b"D" + BH                     # one line, no newline, alone
+    assert r.reply == b"554 " + BH + b"\r\n"
+    assert r.stored == []
+    if family == "indimail":
+        assert r.log == b""                          # fd 2 is the reply pipe
+    else:
+        f = fields(r.log.decode())
+        assert f["status"] == "X" and f["exit"] == str(r.exitcode)
+
+
+@pytest.mark.parametrize("family", ["notqmail", "indimail", "sagredo"])
+def test_custom_error_temporary_and_config_errors(home, family):
+    # a lowercase letter: temporary, the client gets 451 with our text
+    r = qmailc_run(family, home, {"DKIMVERIFY": "s", "DKIMCUSTOMERROR": family})
+    assert r.reply == b"451 qmail-dkim: no signatures (#4.7.5)\r\n"
+    # a missing key without %: permanent (#5.3.5); the path stays in our log only
+    r = qmailc_run(family, home, {"DKIMKEY": "control/domainkeys/nonexistent",
+                                  "DKIMCUSTOMERROR": family})
+    assert r.reply == b"554 qmail-dkim: private key file does not exist (#5.3.5)\r\n"
+    # bad DKIMSIGNOPTIONS: temporary
+    r = qmailc_run(family, home, dict(RELAY, DKIMSIGNOPTIONS="-c q", DKIMCUSTOMERROR=family))
+    assert r.reply.startswith(b"451 qmail-dkim: cannot read or parse") and r.reply.endswith(b"(#4.3.5)\r\n")
+
+
+@pytest.mark.parametrize("family", ["notqmail", "indimail", "sagredo"])
+def test_custom_error_leaves_good_mail_and_the_queue_programs_status_alone(home, family):
+    r = qmailc_run(family, home, dict(RELAY, DKIMCUSTOMERROR=family))
+    assert r.reply == b"250 ok\r\n" and len(r.stored) == 1
+    r = qmailc_run(family, home, dict(RELAY, DKIMCUSTOMERROR=family), qd_knobs={"exit": 31})
+    qq = b"qq " if family == "indimail" else b""
+    assert r.exitcode == 31
+    assert r.reply == b"554 " + qq + b"mail server permanently rejected message (#5.3.0)\r\n"
+
+
+@pytest.mark.parametrize("family", ["notqmail", "indimail", "sagredo"])
+def test_without_dkimcustomerror_every_family_answers_from_the_exit_code(home, family):
+    forged = b"From: boss@example.com\n" + signed(home)
+    r = qmailc_run(family, home, FORGED, forged)
+    assert r.exitcode == 31 and r.reply[:4] == b"554 "
+
+
+def test_custom_error_family_mismatch_costs_no_bounce(home):
+    # DKIMCUSTOMERROR=sagredo under notqmail: nothing is open on fd 4, so the
+    # plain exit code answers (31: 554), and the log says why.
+    forged = b"From: boss@example.com\n" + signed(home)
+    r = qmailc_run("notqmail", home, dict(FORGED, DKIMCUSTOMERROR="sagredo"), forged)
+    assert r.exitcode == 31 and r.reply[:4] == b"554 "
+    assert "DKIMCUSTOMERROR: cannot write to fd 4" in r.log.decode()
+
+
+def test_indimail_error_fd_minus_one_disables_custom_errors(home):
+    forged = b"From: boss@example.com\n" + signed(home)
+    r = qmailc_run("indimail", home, dict(FORGED, DKIMCUSTOMERROR="indimail", ERROR_FD="-1"),
+                   forged)
+    assert r.exitcode == 31 and r.reply[:4] == b"554 "
+    assert fields(r.log.decode())["exit"] == "31"
+
+
+def test_sagredo_error_fd_moves_the_pipe(home):
+    forged = b"From: boss@example.com\n" + signed(home)
+    r = qmailc_run("sagredo", home, dict(FORGED, DKIMCUSTOMERROR="sagredo", ERROR_FD="5"), forged)
+    assert r.reply == b"554 " + BH + b"\r\n"

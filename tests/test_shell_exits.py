@@ -117,15 +117,18 @@ def test_stdin_closed_early_gets_what_was_sent(home):
     assert r.rc == 0 and r.msg.endswith(part)
 
 
-def test_custom_error_88(home):
-    r = qdkim.run(home, {"DKIMKEY": "control/domainkeys/nonexistent", "DKIMCUSTOMERROR": ""})
+def test_custom_error_indimail_88_text_alone_on_fd_2(home):
+    r = qdkim.run(home, {"DKIMKEY": "control/domainkeys/nonexistent", "DKIMCUSTOMERROR": "indimail"})
     assert r.rc == 88
-    lines = [l for l in r.stderr.splitlines() if l[:1] in ("D", "Z")]
-    assert lines and lines[0].startswith("D") and lines[0].endswith("(#5.3.5)")
-    r = qdkim.run(home, dict(RELAY, DKIMSIGNOPTIONS="-c q", DKIMCUSTOMERROR="1", ERROR_FD="2"))
-    assert r.rc == 88
-    lines = [l for l in r.stderr.splitlines() if l[:1] in ("D", "Z")]
-    assert lines[0].startswith("Z") and lines[0].endswith("(#4.3.5)")
+    assert r.stderr == "Dqmail-dkim: private key file does not exist (#5.3.5)"
+    r = qdkim.run(home, dict(RELAY, DKIMSIGNOPTIONS="-c q", DKIMCUSTOMERROR="indimail", ERROR_FD="2"))
+    assert r.rc == 88 and r.stderr.startswith("Zqmail-dkim: ") and r.stderr.endswith("(#4.3.5)")
+
+
+def test_custom_error_value_naming_no_family_keeps_plain_codes(home):
+    for value in ("", "1"):
+        r = qdkim.run(home, {"DKIMKEY": "control/domainkeys/nonexistent", "DKIMCUSTOMERROR": value})
+        assert r.rc == 35 and "is not notqmail, indimail or sagredo" in r.log
 
 
 def test_log_line_is_one_line_even_for_hostile_values(home):
@@ -169,7 +172,7 @@ def test_cannot_create_pipe_is_59(home):
 
 def test_custom_error_leaves_the_queue_programs_status_alone(home):
     for code in (0, 71, 31):
-        r = qdkim.run(home, dict(RELAY, DKIMCUSTOMERROR=""), qd_knobs={"exit": code})
+        r = qdkim.run(home, dict(RELAY, DKIMCUSTOMERROR="indimail"), qd_knobs={"exit": code})
         assert r.rc == code
         assert not [l for l in r.stderr.splitlines() if l[:1] in ("D", "Z")]
 

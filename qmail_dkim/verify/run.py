@@ -121,9 +121,7 @@ def run(env, spool, now=None, lookup=None):
     if warnings:
         log.append(("warning", "; ".join(warnings)))
     log.append(("action", action))
-    error_text = None
-    if code is not None:
-        error_text = "DKIM verification failed: %s" % status.TEXTS[letter]
-        if code == status.exits.REJECT_TEMP:
-            error_text = "DKIM verification temporarily failed: %s" % status.TEXTS[letter]
-    return Outcome(prepend=prepend, drop=drop, exit_code=code, error_text=error_text, log=log)
+    # The reject reply (DKIMCUSTOMERROR): the DKIM-Status text, as C's.
+    error_text = status.TEXTS[letter] if code is not None else None
+    return Outcome(prepend=prepend, drop=drop, exit_code=code, error_text=error_text, log=log,
+                   enhanced=status.ENHANCED[letter] if code is not None else None)

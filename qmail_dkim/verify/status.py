@@ -111,6 +111,12 @@ REASONS = {
     "Y": "i= not in d=",
 }
 
+# Enhanced status codes of the reject reply (DKIMCUSTOMERROR), as C's
+# dkim_hdr() gives them ("X" becomes 5 or 4).
+ENHANCED = dict({c: "X.7.5" for c in LETTERS},
+                **{c: "X.7.0" for c in "ABCDEFGOPQ"},
+                **{c: "X.7.7" for c in "UVX"}, W="X.7.6")
+
 DEFAULT_PRACTICE_LETTERS = "FGHIJKLMNPQRSTUVWX"
 
 
