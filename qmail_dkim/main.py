@@ -48,6 +48,17 @@ def _where(exc):
     return "%s:%d" % (os.path.basename(tb.tb_frame.f_code.co_filename), tb.tb_lineno)
 
 
+def qmail_home(env):
+    """$QMAILHOME; unset: the current directory when it is a qmail home (it
+    holds bin/qmail-queue or control/: qmail-smtpd's qmail.c has changed into
+    its home before running us), else /var/qmail (see DESCRIPTION)."""
+    if env.get("QMAILHOME"):
+        return env["QMAILHOME"]
+    if os.path.exists("bin/qmail-queue") or os.path.isdir("control"):
+        return "."
+    return "/var/qmail"
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     env = os.environ
@@ -68,11 +79,12 @@ def main(argv=None):
     error_text = None
     enhanced = None
     try:
+        home = qmail_home(env)
         try:
-            os.chdir(env.get("QMAILHOME") or "/var/qmail")
+            os.chdir(home)
         except OSError as e:
             raise QmailDkimExit(exits.NO_CHDIR, "cannot change to QMAILHOME %s: %s"
-                                % (env.get("QMAILHOME") or "/var/qmail", e.strerror))
+                                % (home, e.strerror))
         mode, arg = modes.select(env)
         tmpdir = env.get("TMPDIR") or "/tmp"
         from qmail_dkim.spool import Spool

@@ -8,16 +8,8 @@ from tests.qdkim import SAMPLE
 from tests.logparse import fields
 from tests.realparts.keys import cached_rsa_key
 
-KEY = cached_rsa_key(2048)
+KEY = cached_rsa_key(2048)       # the key of conftest's home (example.com/default)
 RELAY = {"RELAYCLIENT": "", "DKIMKEY": "control/domainkeys/%/default"}
-
-
-@pytest.fixture
-def home(tmp_path):
-    kd = tmp_path / "control/domainkeys/example.com"
-    kd.mkdir(parents=True)
-    KEY.write(kd / "default", fmt="pkcs1")
-    return tmp_path
 
 
 def signed(home, message=SAMPLE, env=None):
@@ -183,3 +175,36 @@ def test_sagredo_error_fd_moves_the_pipe(home):
     forged = b"From: boss@example.com\n" + signed(home)
     r = qmailc_run("sagredo", home, dict(FORGED, DKIMCUSTOMERROR="sagredo", ERROR_FD="5"), forged)
     assert r.reply == b"554 " + BH + b"\r\n"
+
+
+# ------------------------------------------------ 6. QMAILHOME unset
+
+@pytest.mark.parametrize("marker", ["control", "bin/qmail-queue"])
+def test_qmailhome_unset_uses_the_qmail_home_we_were_started_in(home, tmp_path, marker):
+    # qmail-smtpd's qmail.c changes into its home (auto_qmail) before it runs
+    # QMAILQUEUE; a home other than /var/qmail must work without QMAILHOME.
+    key = home / "control/domainkeys/example.com/default"
+    if marker == "bin/qmail-queue":          # a home with the key elsewhere, no control/
+        other = tmp_path / "keys"
+        other.mkdir()
+        key.rename(other / "default")
+        import shutil
+        shutil.rmtree(home / "control")
+        (home / "bin/qmail-queue").write_text("#!/bin/sh\nexit 81\n")
+        env = dict(RELAY, QMAILHOME=None, DKIMKEY=str(other / "default"))
+    else:
+        env = dict(RELAY, QMAILHOME=None)
+    r = qmailc_run("notqmail", home, env)
+    assert r.reply == b"250 ok\r\n", r.log
+    f = fields(r.log.decode())
+    assert f["result"] == "signed"
+    assert r.stored[0].info["cwd"] == str(home)
+
+
+def test_qmailhome_unset_elsewhere_is_var_qmail(home, tmp_path):
+    import os
+    if os.path.exists("/var/qmail"):
+        pytest.skip("/var/qmail exists here")
+    r = qmailc_run("notqmail", home, dict(RELAY, QMAILHOME=None), cwd=str(tmp_path))
+    assert r.exitcode == 61 and "cannot change to QMAILHOME /var/qmail" in r.log.decode()
+    assert r.reply == b"451 qq trouble in home directory (#4.3.0)\r\n"
