@@ -42,6 +42,10 @@ DMARC, RFC 9989 (dmarc/): no environment, no files, no exit codes
   dmarc.walk      the DNS tree walk, Organizational Domain, policy discovery
   dmarc.evaluate  alignment, pass/fail/none/temperror/permerror and the policy
 
+SPF, RFC 7208 (spf/): no environment, no files; DNS through an injected lookup
+  spf.check    check_host(): records, mechanisms, modifiers, macros, limits
+  spf.message  the identities of one message (MAIL FROM, HELO) and spf_for_message()
+
 DNS (dns/):
   dns.txt    bounded DNS: servers, wire format, transport (exchange), TXT lookups
   dns.client one generic bounded lookup of A, AAAA, MX, PTR and TXT records

@@ -132,3 +132,12 @@ def lookup(name, qtype, env=os.environ, timeout=None, deadline=None, server_list
         ans.error = ("%s record over the size bounds ignored" % tname
                      if ans.oversize else "no %s record" % tname)
     return ans
+
+
+def spf_lookup(env=os.environ, timeout=None, server_list=None):
+    """The ``lookup(name, qtype, deadline)`` that spf.check wants, on this
+    client: each query bounded by the per-lookup timeout and the deadline."""
+    def lookup_(name, qtype, deadline=None):
+        return lookup(name, qtype, env, timeout=timeout, deadline=deadline,
+                      server_list=server_list)
+    return lookup_

@@ -164,10 +164,12 @@ class NsdServer(Lifecycle):
     # -- helpers
     @staticmethod
     def _norm(name: str) -> str:
-        return name.strip().rstrip(".").lower()
+        return name.strip().rstrip(".").lower() or "."      # "." is the root zone
 
     @staticmethod
     def _fname(zone: str) -> str:
+        if zone == ".":
+            return "root.zone"
         return re.sub(r"[^a-z0-9.-]", "_", zone) + ".zone"
 
     @property
@@ -303,6 +305,17 @@ class NsdServer(Lifecycle):
     def set_zones(self, zones: Mapping[str, str | None]) -> None:
         for name, text in zones.items():
             self.set_zone(name, text, restart=False)
+        if self.proc is not None:
+            self.restart()
+
+    def replace_zones(self, zones: Mapping[str, str | None],
+                      servfail_zones: Iterable[str] = ()) -> None:
+        """Serve exactly these zones from now on (one restart)."""
+        self._zones = {}
+        for name, text in zones.items():
+            self._zones[self._norm(name)] = text
+        for name in servfail_zones:
+            self._zones[self._norm(name)] = None
         if self.proc is not None:
             self.restart()
 
