@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-import spfsuite
+from tests import spfsuite
 from qmail_dkim.spf import check as spf
 from qmail_dkim.spf.message import spf_for_message
 

@@ -13,11 +13,11 @@ import time
 
 import pytest
 
-import spfsuite
+from tests import spfsuite
 from qmail_dkim.dns import client
 from qmail_dkim.spf.check import check_host
-from realparts.nsd import NsdServer
-from realparts.tools import require_tool
+from tests.realparts.nsd import NsdServer
+from tests.realparts.tools import require_tool
 
 PATH = spfsuite.suite_path()
 if PATH is None:
