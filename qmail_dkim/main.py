@@ -89,21 +89,22 @@ def main(argv=None):
         tmpdir = env.get("TMPDIR") or "/tmp"
         from qmail_dkim.spool import Spool
         spool = Spool.from_fd(0, tmpdir)
-        envelope = None
+        cache = []
+
+        def read_env():
+            # fd 1 read only when a mode needs it (DKIMSIGNRCPTS, DMARCVERIFY);
+            # the queue program then gets the same bytes
+            if not cache:
+                from qmail_dkim import envelope as rcpts
+                cache.append(rcpts.read_envelope(1))
+            return cache[0]
         if mode == "sign":
             from qmail_dkim.sign import run as sign
-            cache = []
-
-            def read_env():
-                if not cache:
-                    from qmail_dkim import envelope as rcpts
-                    cache.append(rcpts.read_envelope(1))
-                return cache[0]
             outcome = sign.run(env, spool, arg, read_env)
-            envelope = cache[0] if cache else None
         else:
             from qmail_dkim.verify import run as verify
-            outcome = verify.run(env, spool)
+            outcome = verify.run(env, spool, read_envelope=read_env)
+        envelope = cache[0] if cache else None
         log = list(outcome.log)
         if outcome.exit_code is not None:
             code = outcome.exit_code

@@ -130,6 +130,23 @@ def first_address(value):
     return None
 
 
+def all_domains(value):
+    """The domains (A-labels, lowercase) of every address in a From: value
+    (text, unfolded), in order; addresses without a usable domain skipped."""
+    out = []
+    s = _strip_comments(value)
+    for part, sep in _split_top(s, ",;"):
+        sub = _split_top(part, ":")
+        if len(sub) > 1 and "@" not in sub[0][0] and "<" not in sub[0][0]:
+            part = ":".join(p for p, _ in sub[1:])
+        addr = _addr_of_mailbox(part)
+        dom = _domain_of_addr(addr) if addr and "@" in addr else None
+        a = to_alabel(dom) if dom else None
+        if a:
+            out.append(a)
+    return out
+
+
 def to_alabel(domain):
     """Lowercase and IDN A-label; None if it cannot be converted."""
     domain = domain.strip().rstrip(".").lower()

@@ -50,8 +50,9 @@ def _str(v):
     return v
 
 
-def run(env, spool, now=None, lookup=None):
-    """`lookup(name) -> dnstxt.TxtAnswer` replaces DNS (tests)."""
+def run(env, spool, now=None, lookup=None, read_envelope=None):
+    """`lookup(name) -> dnstxt.TxtAnswer` replaces DNS (tests);
+    `read_envelope()` -> the envelope bytes (fd 1), read only for DMARC."""
     fields = spool.fields
     servid = authresults.authserv_id(env)
     drop = authresults.forged_fields(list(fields) + spool.tail_fields, servid)
@@ -67,6 +68,10 @@ def run(env, spool, now=None, lookup=None):
     if lookup is None:
         def lookup(name):
             return dnstxt.lookup_txt(name, env, timeout=timeout, deadline=deadline)
+    dset = None
+    if "DMARCVERIFY" in env:            # off by default: not even imported
+        from qmail_dkim.verify import dmarcverify
+        dset = dmarcverify.settings(env)
     keys = KeySource(env, deadline, lookup)
     results, ignored = verify_all(fields, spool, opts, keys)
     # signatures past the first HEADER_MAX octets of header are not evaluated
@@ -91,6 +96,14 @@ def run(env, spool, now=None, lookup=None):
         log_r.append(sig.reason or "")
     if not results:
         words = ["none"]
+    dm = None
+    if dset is not None:
+        if not specs:
+            specs.append("dkim=none")
+        sigs = [(w, sig.d or _str(_sig_values(sig)[0]), sig.s or _str(_sig_values(sig)[1]))
+                for w, sig in zip(words, results)]
+        dm = dmarcverify.check(dset, fields, sigs, lookup, deadline, read_envelope)
+        specs += dm.specs
     prepend = (authresults.dkim_status_header(status.dkim_status_text(letter, old))
                + authresults.header(servid, specs)
                + (pres.header if pres is not None else b""))
@@ -120,8 +133,17 @@ def run(env, spool, now=None, lookup=None):
         warnings.append("message begins with a continuation line")
     if warnings:
         log.append(("warning", "; ".join(warnings)))
-    log.append(("action", action))
     # The reject reply (DKIMCUSTOMERROR): the DKIM-Status text, as C's.
     error_text = status.TEXTS[letter] if code is not None else None
+    enhanced = status.ENHANCED[letter] if code is not None else None
+    if dm is not None:
+        log += dm.log
+        # both reject: permanent wins; DKIM's text when DKIM decided
+        if dm.code is not None and (code is None or (code == status.exits.REJECT_TEMP
+                                                     and dm.code == status.exits.REJECT_PERM)):
+            code, error_text, enhanced = dm.code, dm.error_text, dm.enhanced
+            action = ("reject-permanent" if code == status.exits.REJECT_PERM
+                      else "reject-temporary")
+    log.append(("action", action))
     return Outcome(prepend=prepend, drop=drop, exit_code=code, error_text=error_text, log=log,
-                   enhanced=status.ENHANCED[letter] if code is not None else None)
+                   enhanced=enhanced)

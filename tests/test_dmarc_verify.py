@@ -1,0 +1,265 @@
+"""verify mode with DMARCVERIFY (in process, DNS from a table): letters,
+headers, log fields, local policy, the HELO from Received:, SPFRESULT."""
+import pytest
+
+from qmail_dkim import exits
+from qmail_dkim.verify import run as verify
+from qmail_dkim.verify import dmarcverify
+from tests.verifyhelp import (MSG, Lookup, answer, dkimpy_sign, rsa_priv, rsa_record,
+                                         spool)
+
+KEY = {"sel._domainkey.example.com": rsa_record(rsa_priv())}
+SPOOF = MSG                                  # From: example.com, unsigned
+ENVELOPE = b"Fbounce@example.com\0Tuser@example.org\0\0"
+
+
+@pytest.fixture
+def home(home, monkeypatch):
+    """conftest's home, as the working directory (verify.run runs in $QMAILHOME)."""
+    monkeypatch.chdir(home)
+    return home
+
+
+def run(tmp_path, msg, env, dmarc="v=DMARC1; p=reject", extra=None, envelope=ENVELOPE):
+    env = dict(env)
+    env.setdefault("DKIMAUTHSERVID", "mx.example.net")
+    env.setdefault("TCPREMOTEIP", "192.0.2.7")
+    table = dict(KEY)
+    if dmarc is not None:
+        table["_dmarc.example.com"] = dmarc
+    table.update(extra or {})
+    lk = Lookup(table, default=answer("nxdomain"))
+    sp = spool(tmp_path, msg)
+    reads = []
+
+    def read_envelope():
+        reads.append(1)
+        return envelope
+    try:
+        o = verify.run(env, sp, lookup=lk, read_envelope=read_envelope)
+    finally:
+        sp.close()
+    o.reads = len(reads)
+    o.lookups = lk.calls
+    return o
+
+
+def ar(o):
+    text = o.prepend.decode()
+    i = text.index("Authentication-Results:")
+    j = text.find("\n", i)
+    while text[j + 1:j + 2] == "\t":
+        j = text.find("\n", j + 1)
+    return text[i:j]
+
+
+def test_unset_is_exactly_as_before(home, tmp_path):
+    for msg in (SPOOF, dkimpy_sign(MSG)):
+        a = run(tmp_path, msg, {"DKIMVERIFY": ""})
+        b = run(tmp_path, msg, {"DKIMVERIFY": "", "SPFRESULT": "fail"})
+        assert a.prepend == b.prepend and a.log == b.log and a.exit_code is None
+        assert a.reads == 0 and not any(n.startswith("_dmarc") for n in a.lookups)
+        assert b"dmarc=" not in a.prepend and "dmarc" not in dict(a.log)
+
+
+def test_spoof_rejected_554(home, tmp_path):
+    o = run(tmp_path, SPOOF, {"DMARCVERIFY": "Rt", "SPFRESULT": "fail"})
+    assert o.exit_code == exits.REJECT_PERM
+    assert "DMARC policy reject of example.com" in o.error_text
+    log = dict(o.log)
+    assert log["dmarc"] == "fail" and log["policy"] == "reject" and log["disposition"] == "reject"
+    assert log["spf"] == "fail" and log["spf.source"] == "SPFRESULT" and log["ip"] == "192.0.2.7"
+    assert log["hfrom"] == ["example.com"] and log["envfrom"] == "example.com"
+    assert log["dmarc.dkim"] == "fail" and log["dmarc.spf"] == "fail"
+    assert log["action"] == "reject-permanent" and o.log[-1][0] == "action"
+    assert o.reads == 1
+
+
+def test_empty_letters_never_reject_and_headers(home, tmp_path):
+    o = run(tmp_path, SPOOF, {"DMARCVERIFY": "", "SPFRESULT": "fail"})
+    assert o.exit_code is None
+    a = ar(o)
+    assert a.count("Authentication-Results") == 1
+    assert "\tdkim=none;" in a
+    assert "spf=fail (from SPFRESULT) smtp.mailfrom=bounce@example.com" in a
+    assert "dmarc=fail (p=reject sp=reject np=reject dis=quarantine override=local_policy" in a
+    assert a.endswith("header.from=example.com policy.dmarc=reject")
+    assert dict(o.log)["override"] == "local_policy"
+
+
+def test_pass_with_aligned_dkim(home, tmp_path):
+    o = run(tmp_path, dkimpy_sign(MSG), {"DMARCVERIFY": "RQNTPFS", "SPFRESULT": "none"})
+    assert o.exit_code is None
+    a = ar(o)
+    assert "dkim=pass header.d=example.com" in a and "spf=none" in a
+    assert "dmarc=pass (p=reject sp=reject np=reject dis=none) header.from=example.com" in a
+    log = dict(o.log)
+    assert log["dmarc"] == "pass" and log["dmarc.dkim"] == "pass" and log["dkim"] == ["pass"]
+
+
+def test_pass_with_aligned_spf(home, tmp_path):
+    o = run(tmp_path, SPOOF, {"DMARCVERIFY": "R", "SPFRESULT": "pass"},
+            envelope=b"Fb@mail.example.com\0Tu@example.org\0\0")
+    assert o.exit_code is None and dict(o.log)["dmarc.spf"] == "pass"
+
+
+@pytest.mark.parametrize("dmarc,letters,code", [
+    ("v=DMARC1; p=quarantine", "R", None),
+    ("v=DMARC1; p=quarantine", "Q", exits.REJECT_PERM),
+    ("v=DMARC1; p=quarantine", "q", exits.REJECT_TEMP),
+    ("v=DMARC1; p=none", "RQ", None),
+    ("v=DMARC1; p=none", "N", exits.REJECT_PERM),
+    ("v=DMARC1; p=reject; t=y", "R", None),            # testing: reject -> quarantine
+    ("v=DMARC1; p=reject; t=y", "Q", exits.REJECT_PERM),
+    ("v=DMARC1; p=bogus", "P", exits.REJECT_PERM),
+    ("v=DMARC1; p=bogus", "R", None),
+    (None, "RQNTP", None),                             # no record: none
+    ("v=DMARC1; p=reject", "rR", exits.REJECT_PERM),   # both: permanent wins
+])
+def test_letters(home, tmp_path, dmarc, letters, code):
+    o = run(tmp_path, SPOOF, {"DMARCVERIFY": letters, "SPFRESULT": "none"}, dmarc=dmarc)
+    assert o.exit_code == code
+
+
+def test_t_y_says_so(home, tmp_path):
+    o = run(tmp_path, SPOOF, {"DMARCVERIFY": "R", "SPFRESULT": "none"}, dmarc="v=DMARC1; p=reject; t=y")
+    log = dict(o.log)
+    assert log["policy"] == "quarantine" and log["override"] == "policy_test_mode"
+    assert "t=y" in ar(o) and "policy.dmarc=quarantine" in ar(o)
+
+
+def test_temperror_letter(home, tmp_path):
+    o = run(tmp_path, SPOOF, {"DMARCVERIFY": "Rt", "SPFRESULT": "none"}, dmarc=answer("temp"))
+    assert o.exit_code == exits.REJECT_TEMP and dict(o.log)["dmarc"] == "temperror"
+    assert "temporarily" in o.error_text
+    assert "dmarc=temperror" in ar(o)
+
+
+@pytest.mark.parametrize("spf,letters,code", [
+    ("fail", "F", exits.REJECT_PERM), ("fail", "f", exits.REJECT_TEMP), ("softfail", "F", None),
+    ("softfail", "S", exits.REJECT_PERM), ("SoftFail", "s", exits.REJECT_TEMP),
+    ("error", "T", None),        # SPF temperror without a DMARC record: DMARC none, T does not fit
+])
+def test_spf_letters(home, tmp_path, spf, letters, code):
+    o = run(tmp_path, SPOOF, {"DMARCVERIFY": letters, "SPFRESULT": spf}, dmarc=None)
+    assert o.exit_code == code
+
+
+def test_spf_temperror_that_would_align_is_dmarc_temperror(home, tmp_path):
+    o = run(tmp_path, SPOOF, {"DMARCVERIFY": "t", "SPFRESULT": "error"})
+    assert dict(o.log)["spf"] == "temperror" and dict(o.log)["dmarc"] == "temperror"
+    assert o.exit_code == exits.REJECT_TEMP
+
+
+def test_relay_and_auth_not_evaluated(home, tmp_path):
+    for var in ("RELAYCLIENT", "AUTHINFO"):
+        o = run(tmp_path, SPOOF, {"DMARCVERIFY": "R", var: "", "DKIMVERIFY": ""})
+        assert o.exit_code is None and b"dmarc=" not in o.prepend and o.reads == 0
+
+
+def test_postmaster_never_rejected(home, tmp_path):
+    for rcpt in (b"PostMaster@example.org", b"abuse@example.org"):
+        o = run(tmp_path, SPOOF, {"DMARCVERIFY": "RF", "SPFRESULT": "fail"},
+                envelope=b"Fx@example.com\0Tu@example.org\0T" + rcpt + b"\0\0")
+        assert o.exit_code is None
+        log = dict(o.log)
+        assert log["override"] == "local_policy" and rcpt.decode() in log["override.why"]
+        assert log["disposition"] == "none"
+        assert "override=local_policy: mail to " + rcpt.decode() in ar(o)
+
+
+@pytest.mark.parametrize("line,hit", [("192.0.2.7", True), ("192.0.2.0/24", True), ("192.0.3.0/24", False),
+                                      ("192.0.2.6/31", True), ("192.0.2.4/31", False), ("0.0.0.0/0", True),
+                                      ("2001:db8::/32", False), ("# 192.0.2.7", False)])
+def test_forwarders_ip_cidr(home, tmp_path, line, hit):
+    (home / "control" / "dmarcforwarders").write_text("# trusted\n\n" + line + "\n")
+    o = run(tmp_path, SPOOF, {"DMARCVERIFY": "RF", "SPFRESULT": "fail"})
+    assert (o.exit_code is None) == hit
+    if hit:
+        assert dict(o.log)["override"] == "trusted_forwarder"
+        assert "override=trusted_forwarder: control/dmarcforwarders" in ar(o)
+
+
+def test_forwarders_ipv6(home, tmp_path):
+    (home / "control" / "dmarcforwarders").write_text("2001:db8:1::/48\n")
+    o = run(tmp_path, SPOOF, {"DMARCVERIFY": "R", "TCPREMOTEIP": "", "TCP6REMOTEIP": "2001:db8:1::5"})
+    assert o.exit_code is None and dict(o.log)["ip"] == "2001:db8:1::5"
+    o = run(tmp_path, SPOOF, {"DMARCVERIFY": "R", "TCPREMOTEIP": "", "TCP6REMOTEIP": "2001:db8:2::5"})
+    assert o.exit_code == exits.REJECT_PERM
+
+
+def test_forwarders_unreadable_is_config_error(home, tmp_path):
+    (home / "control" / "dmarcforwarders").mkdir()
+    from qmail_dkim.exits import QmailDkimExit
+    with pytest.raises(QmailDkimExit) as e:
+        run(tmp_path, SPOOF, {"DMARCVERIFY": "R"})
+    assert e.value.code == exits.CONFIG_ERROR
+
+
+def test_multiple_from_fields(home, tmp_path):
+    msg = b"From: a@other.example\n" + SPOOF
+    o = run(tmp_path, msg, {"DMARCVERIFY": "R"}, extra={"_dmarc.other.example": "v=DMARC1; p=none"})
+    log = dict(o.log)
+    assert log["hfrom"] == ["other.example", "example.com"]
+    assert o.exit_code == exits.REJECT_PERM and "header.from=example.com" in ar(o)
+
+
+def test_no_from_is_permerror(home, tmp_path):
+    msg = b"Subject: x\n\nbody\n"
+    o = run(tmp_path, msg, {"DMARCVERIFY": "P"})
+    assert o.exit_code == exits.REJECT_PERM and "dmarc=permerror" in ar(o)
+
+
+def test_forged_authentication_results_removed(home, tmp_path):
+    msg = (b"Authentication-Results: mx.example.net; dmarc=pass header.from=example.com\n" + SPOOF)
+    o = run(tmp_path, msg, {"DMARCVERIFY": ""})
+    assert len(o.drop) == 1 and dict(o.log)["dmarc"] == "fail"
+
+
+# ------------------------------------------------------------- HELO
+
+class F:
+    def __init__(self, raw):
+        self.lname = raw.split(b":", 1)[0].lower()
+        self.raw = raw
+
+    def unfolded(self):
+        return self.raw.split(b":", 1)[1].replace(b"\n", b"").decode().strip()
+
+
+@pytest.mark.parametrize("raw,ip,helo", [
+    (b"Received: from mx.example.com (HELO mail.example.com) (192.0.2.7)\n  by mx.example.net with SMTP; 2 Dec 2026 08:00:00 -0000",
+     "192.0.2.7", "mail.example.com"),
+    (b"Received: from mx.example.com (HELO mail.example.com) (info@192.0.2.7)\n  by mx.example.net with SMTP; x",
+     "192.0.2.7", "mail.example.com"),
+    (b"Received: from mx.example.com (192.0.2.7)\n  by mx.example.net with ESMTPS; x", "192.0.2.7", "mx.example.com"),
+    (b"Received: from unknown (192.0.2.7)\n  by mx.example.net with SMTP; x", "192.0.2.7", None),
+    (b"Received: from mx.example.com (HELO mail.example.com) (192.0.2.8)\n  by mx with SMTP; x", "192.0.2.7", None),
+    (b"Received: from mail.example.com (mx.example.com [192.0.2.7])\n  by localhost ([127.0.0.1])\n  with ESMTP via TCP; x",
+     "192.0.2.7", "mail.example.com"),
+    (b"Received: from mail.example.com ([192.0.2.7])\n  by localhost ([127.0.0.1])\n  with SMTP via TCP; x",
+     "192.0.2.7", "mail.example.com"),
+    (b"Received: from mail.example.com ([192.0.2.9])\n  by localhost ([127.0.0.1])\n  with SMTP via TCP; x",
+     "192.0.2.7", None),
+    (b"Received: from mail.example.com by mx.example.net with SMTP id 1; x", "192.0.2.7", None),
+    (b"Received: from x (y [192.0.2.7]) by z; x", "192.0.2.7", None),
+    (b"X-Received: from a (HELO b) (192.0.2.7) by c with SMTP; x", "192.0.2.7", None),
+])
+def test_helo_from_received(raw, ip, helo):
+    assert dmarcverify.helo_from_received([F(raw)], ip) == helo
+
+
+def test_helo_only_from_first_field():
+    fields = [F(b"Subject: x"),
+              F(b"Received: from a (HELO b) (192.0.2.7)\n  by c with SMTP; x")]
+    assert dmarcverify.helo_from_received(fields, "192.0.2.7") is None
+
+
+def test_null_sender_uses_helo(home, tmp_path):
+    msg = b"Received: from mx.example.com (HELO mail.example.com) (192.0.2.7)\n  by mx.example.net with SMTP; x\n" + SPOOF
+    o = run(tmp_path, msg, {"DMARCVERIFY": "R", "SPFRESULT": "pass"}, envelope=b"F\0Tu@example.org\0\0")
+    log = dict(o.log)
+    assert log["helo"] == "mail.example.com" and log["envfrom"] == "<>"
+    assert log["spf.domain"] == "mail.example.com" and log["dmarc"] == "pass"
+    a = ar(o)
+    assert "smtp.helo=mail.example.com" in a and "smtp.mailfrom" not in a
