@@ -208,3 +208,41 @@ def test_qmailhome_unset_elsewhere_is_var_qmail(home, tmp_path):
     r = qmailc_run("notqmail", home, dict(RELAY, QMAILHOME=None), cwd=str(tmp_path))
     assert r.exitcode == 61 and "cannot change to QMAILHOME /var/qmail" in r.log.decode()
     assert r.reply == b"451 qq trouble in home directory (#4.3.0)\r\n"
+
+
+# ------------------------------------------------ 7. both relative key-path forms
+
+def test_controldir_relative_key_path_signs(home):
+    # sagredo and indimail write DKIMKEY relative to CONTROLDIR
+    r = qdkim.run(home, dict(RELAY, DKIMKEY="domainkeys/%/default"))
+    f = fields(r.log)
+    assert r.rc == 0 and f["result"] == "signed", r.log
+    assert f["key"] == "control/domainkeys/example.com/default" and f["s"] == "default"
+    r = qdkim.run(home, dict(RELAY, DKIMKEY="domainkeys/example.com/default"))
+    assert fields(r.log)["key"] == "control/domainkeys/example.com/default"
+    # the seeds' form (relative to QMAILHOME) is tried first, and only it
+    r = qdkim.run(home, RELAY)
+    assert fields(r.log)["key"] == "control/domainkeys/example.com/default"
+
+
+def test_controldir_relative_key_path_with_another_controldir(home, tmp_path):
+    ctl = tmp_path / "etc-qmail"
+    (ctl / "domainkeys").mkdir(parents=True)
+    (home / "control/domainkeys/example.com").rename(ctl / "domainkeys/example.com")
+    r = qdkim.run(home, dict(RELAY, DKIMKEY="domainkeys/%/default", CONTROLDIR=str(ctl)))
+    f = fields(r.log)
+    assert f["result"] == "signed" and f["key"] == str(ctl / "domainkeys/example.com/default")
+
+
+def test_tried_lists_every_path_of_both_forms(home):
+    msg = SAMPLE.replace(b"joe@example.com", b"joe@mail.example.org")
+    r = qdkim.run(home, dict(RELAY, DKIMKEY="domainkeys/%/default"), message=msg)
+    f = fields(r.log)
+    assert r.rc == 0 and f["result"] == "unsigned" and f["reason"] == "no key for mail.example.org"
+    assert f["tried"].split(",") == [
+        "domainkeys/mail.example.org/default", "control/domainkeys/mail.example.org/default",
+        "domainkeys/example.org/default", "control/domainkeys/example.org/default",
+        "domainkeys//default", "control/domainkeys//default"]
+    r = qdkim.run(home, dict(RELAY, DKIMKEY="domainkeys/nonexistent"))
+    f = fields(r.log)
+    assert r.rc == 35 and f["tried"] == "domainkeys/nonexistent,control/domainkeys/nonexistent"

@@ -6,6 +6,12 @@ example.com, never a single label; d= becomes that parent), then the path
 with every % removed (d= stays the From domain). A template without % that
 does not exist is exit 35 -- the historic contract.
 
+A relative path is relative to $QMAILHOME (the seeds write
+control/domainkeys/%/default); sagredo and indimail write paths relative
+to $CONTROLDIR (domainkeys/%/default). With `controldir` given, every
+relative candidate that does not exist is also tried under it (unless it
+already begins with it), before the next candidate; `tried` lists both.
+
 Pure: existence is asked through the `exists` callable, so qmail-dkim and
 qmail-dkim-check run exactly this code.
 """
@@ -43,19 +49,33 @@ def file_exists(path):
     return not stat.S_ISDIR(st.st_mode)
 
 
-def resolve(template, domain, exists=file_exists):
-    if "%" not in template:
-        if exists(template):
-            return Resolution(template, domain, [template])
-        return Resolution(None, domain, [template], missing_fixed=True)
+def resolve(template, domain, exists=file_exists, controldir=None):
+    def forms(path):
+        yield path
+        if controldir and not os.path.isabs(path):
+            prefix = controldir.rstrip("/") + "/"
+            if not path.startswith(prefix):
+                yield prefix + path
+
     tried = []
+
+    def first(path):
+        for cand in forms(path):
+            tried.append(cand)
+            if exists(cand):
+                return cand
+        return None
+
+    if "%" not in template:
+        found = first(template)
+        if found:
+            return Resolution(found, domain, tried)
+        return Resolution(None, domain, tried, missing_fixed=True)
     for dom in [domain] + parents(domain):
-        path = template.replace("%", dom)
-        tried.append(path)
-        if exists(path):
-            return Resolution(path, dom, tried)
-    path = template.replace("%", "")
-    tried.append(path)
-    if exists(path):
-        return Resolution(path, domain, tried)
+        found = first(template.replace("%", dom))
+        if found:
+            return Resolution(found, dom, tried)
+    found = first(template.replace("%", ""))
+    if found:
+        return Resolution(found, domain, tried)
     return Resolution(None, domain, tried)

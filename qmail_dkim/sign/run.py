@@ -122,19 +122,20 @@ def plan(env, fields, template, envelope=None, exists=keypath.file_exists, overf
         if p.rcpt is None:
             raise Unsigned("no envelope recipient in DKIMSIGNRCPTS")
 
-    p.resolution = keypath.resolve(p.template, p.domain, exists)
+    controldir = p.env.get("CONTROLDIR") or "control"
+    p.resolution = keypath.resolve(p.template, p.domain, exists, controldir)
     if p.resolution.missing_fixed:
         raise QmailDkimExit(exits.KEY_MISSING, "key file %s does not exist" % p.template,
-                            key=p.template)
+                            key=p.template, tried=p.resolution.tried)
     if p.resolution.path is None:
         raise Unsigned("no key for %s" % p.domain, tried=p.resolution.tried)
 
     if p.env.get("DKIMSIGNEXTRA"):
         extra_opts = parse_options(p.env, "DKIMSIGNOPTIONSEXTRA")
-        res = keypath.resolve(p.env["DKIMSIGNEXTRA"], p.domain, exists)
+        res = keypath.resolve(p.env["DKIMSIGNEXTRA"], p.domain, exists, controldir)
         if res.missing_fixed:
             raise QmailDkimExit(exits.KEY_MISSING, "key file %s does not exist" % res.tried[0],
-                                key=res.tried[0])
+                                key=res.tried[0], tried=res.tried)
         if res.path is None:
             p.extra_note = "no extra key for %s (tried %s)" % (p.domain, ",".join(res.tried))
         else:
