@@ -20,7 +20,26 @@ def home(home, monkeypatch):
     return home
 
 
-def run(tmp_path, msg, env, dmarc="v=DMARC1; p=reject", extra=None, envelope=ENVELOPE):
+class SpfDns:
+    """spf_lookup(name, qtype, deadline) from {(name, qtype): [records]}."""
+
+    def __init__(self, table=None):
+        self.table = {(n.lower(), t): v for (n, t), v in (table or {}).items()}
+        self.calls = []
+
+    def __call__(self, name, qtype, deadline=None):
+        self.calls.append((name, qtype))
+        recs = self.table.get((name.lower().rstrip("."), qtype))
+        if recs == "TEMP":
+            return answer("temp")
+        if recs is None:
+            known = {n for n, _ in self.table}
+            return answer("nodata" if name.lower() in known else "nxdomain")
+        return answer("ok", *[r.encode() if isinstance(r, str) and qtype == "TXT" else r
+                              for r in recs])
+
+
+def run(tmp_path, msg, env, dmarc="v=DMARC1; p=reject", extra=None, envelope=ENVELOPE, spf=None):
     env = dict(env)
     env.setdefault("DKIMAUTHSERVID", "mx.example.net")
     env.setdefault("TCPREMOTEIP", "192.0.2.7")
@@ -36,7 +55,8 @@ def run(tmp_path, msg, env, dmarc="v=DMARC1; p=reject", extra=None, envelope=ENV
         reads.append(1)
         return envelope
     try:
-        o = verify.run(env, sp, lookup=lk, read_envelope=read_envelope)
+        o = verify.run(env, sp, lookup=lk, read_envelope=read_envelope,
+                       spf_lookup=spf if spf is not None else SpfDns())
     finally:
         sp.close()
     o.reads = len(reads)
@@ -143,6 +163,22 @@ def test_temperror_letter(home, tmp_path):
 def test_spf_letters(home, tmp_path, spf, letters, code):
     o = run(tmp_path, SPOOF, {"DMARCVERIFY": letters, "SPFRESULT": spf}, dmarc=None)
     assert o.exit_code == code
+
+
+def test_spf_checked_here(home, tmp_path):
+    dns = SpfDns({("example.com", "TXT"): ["v=spf1 ip4:192.0.2.0/24 -all"]})
+    o = run(tmp_path, SPOOF, {"DMARCVERIFY": "RF"}, spf=dns)
+    log = dict(o.log)
+    assert log["spf"] == "pass" and log["dmarc"] == "pass" and log["dmarc.spf"] == "pass"
+    assert "spf.source" not in log and o.exit_code is None
+    assert "spf=pass smtp.mailfrom=bounce@example.com" in ar(o)
+    o = run(tmp_path, SPOOF, {"DMARCVERIFY": "F", "TCPREMOTEIP": "198.51.100.1"}, spf=dns,
+            dmarc=None)
+    assert dict(o.log)["spf"] == "fail" and o.exit_code == exits.REJECT_PERM
+    assert "SPF fail for example.com" in o.error_text and o.enhanced == "X.7.23"
+    dns = SpfDns({("example.com", "TXT"): "TEMP"})
+    o = run(tmp_path, SPOOF, {"DMARCVERIFY": "t"}, spf=dns)
+    assert dict(o.log)["spf"] == "temperror" and o.exit_code == exits.REJECT_TEMP
 
 
 def test_spf_temperror_that_would_align_is_dmarc_temperror(home, tmp_path):

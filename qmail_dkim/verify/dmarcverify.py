@@ -56,6 +56,7 @@ class Settings:
         self.spfresult = env.get("SPFRESULT")
         self.remote_host = env.get("TCPREMOTEHOST")
         self.controldir = env.get("CONTROLDIR") or "control"
+        self.receiver = "unknown"       # %{r} in SPF explanations; set by the caller
         self.env = env                  # for the DNS servers (dns.client)
 
 
@@ -177,25 +178,25 @@ class SpfOutcome:
         self.reason = reason
 
 
-def spf_check(dset, sender, helo, deadline):
+def spf_check(dset, sender, helo, deadline, spf_lookup=None):
     """SPF for the MAIL FROM identity (the HELO identity for the null sender,
-    RFC 7208 section 2.4)."""
+    RFC 7208 section 2.4): $SPFRESULT when a patched qmail-smtpd exported a
+    result, else spf.message.spf_for_message on our DNS client."""
     mailfrom = sender or None
-    domain = _domain(sender) if sender else (helo.lower() if helo else None)
+    domain = _domain(sender) if sender else (helo.lower().rstrip(".") if helo else None)
     if dset.spfresult is not None:
         word = dset.spfresult.strip().split(" ", 1)[0].lower() if dset.spfresult.strip() else ""
         if word in SPFRESULT_MAP:
             return SpfOutcome(SPFRESULT_MAP[word], domain, mailfrom, helo, "SPFRESULT")
-    if domain is None or dset.ip is None:
-        return SpfOutcome("none", domain, mailfrom, helo, "",
-                          "no client address" if dset.ip is None else "no identity to check")
-    try:
-        from qmail_dkim.spf import check as spfcheck
-    except ImportError:
-        return SpfOutcome("none", domain, mailfrom, helo, "", "SPF checker not installed")
-    r = spfcheck.check_host(dset.ip, domain, sender or "postmaster@" + domain,
-                            helo=helo, env=dset.env, deadline=deadline)
-    return SpfOutcome(r.result, domain, mailfrom, helo, "check_host", getattr(r, "reason", ""))
+    if dset.ip is None:
+        return SpfOutcome("none", domain, mailfrom, helo, "", "no client address")
+    from qmail_dkim.spf.message import spf_for_message
+    if spf_lookup is None:
+        from qmail_dkim.dns import client as dnsclient
+        spf_lookup = dnsclient.spf_lookup(dset.env)
+    r = spf_for_message(dset.ip, sender, helo or "", spf_lookup, deadline,
+                        receiver=dset.receiver)
+    return SpfOutcome(r.result, r.domain or domain, mailfrom, helo, "check_host", r.problem)
 
 
 # ------------------------------------------------------------- local policy
@@ -410,16 +411,17 @@ def dmarc_spec(res, disposition, override):
 _POLICY_LETTER = {"reject": "R", "quarantine": "Q", "none": "N"}
 
 
-def check(dset, fields, sigs, lookup, deadline, read_envelope):
+def check(dset, fields, sigs, lookup, deadline, read_envelope, spf_lookup=None):
     """SPF + DMARC for one message. `sigs`: [(result word, d, s)] one per
     DKIM signature; `lookup(name)` TXT lookups inside the message's DNS
-    budget (absolute `deadline`); `read_envelope()` -> envelope bytes."""
+    budget (absolute `deadline`); `read_envelope()` -> envelope bytes;
+    `spf_lookup(name, qtype, deadline)` replaces DNS for SPF (tests)."""
     from qmail_dkim.dmarc.evaluate import evaluate
     out = DmarcOutcome()
     envelope = read_envelope() if read_envelope is not None else None
     sender, rcpts = envelope_parts(envelope)
     helo = helo_from_received(fields, dset.ip)
-    spf = spf_check(dset, sender, helo, deadline)
+    spf = spf_check(dset, sender, helo, deadline, spf_lookup)
     res = evaluate(_authors(fields), spf, sigs, lookup, deadline)
     out.spf, out.dmarc = spf, res
 

@@ -50,9 +50,10 @@ def _str(v):
     return v
 
 
-def run(env, spool, now=None, lookup=None, read_envelope=None):
+def run(env, spool, now=None, lookup=None, read_envelope=None, spf_lookup=None):
     """`lookup(name) -> dnstxt.TxtAnswer` replaces DNS (tests);
-    `read_envelope()` -> the envelope bytes (fd 1), read only for DMARC."""
+    `read_envelope()` -> the envelope bytes (fd 1), read only for DMARC;
+    `spf_lookup(name, qtype, deadline)` replaces DNS for SPF (tests)."""
     fields = spool.fields
     servid = authresults.authserv_id(env)
     drop = authresults.forged_fields(list(fields) + spool.tail_fields, servid)
@@ -102,7 +103,8 @@ def run(env, spool, now=None, lookup=None, read_envelope=None):
             specs.append("dkim=none")
         sigs = [(w, sig.d or _str(_sig_values(sig)[0]), sig.s or _str(_sig_values(sig)[1]))
                 for w, sig in zip(words, results)]
-        dm = dmarcverify.check(dset, fields, sigs, lookup, deadline, read_envelope)
+        dset.receiver = servid
+        dm = dmarcverify.check(dset, fields, sigs, lookup, deadline, read_envelope, spf_lookup)
         specs += dm.specs
     prepend = (authresults.dkim_status_header(status.dkim_status_text(letter, old))
                + authresults.header(servid, specs)
