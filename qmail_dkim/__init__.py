@@ -52,6 +52,12 @@ DNS (dns/):
   dns.client one generic bounded lookup of A, AAAA, MX, PTR and TXT records
   dns.names  host-name syntax check and parent domains
 
+Resident worker (daemon/), qmail-dkimd(8):
+  daemon.client  qmail-dkim handing its message to qmail-dkimd (DKIMSOCKET);
+                 imports almost nothing, runs before main
+  daemon.server  qmail-dkimd: socket, peer check, one forked worker per message
+                 running main.main, key cache
+
 Admin tools (tools/), never on the per-message path:
   tools.check        qmail-dkim-check
   tools.dknewkey     dknewkey

@@ -12,8 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = sorted(p.name for p in (ROOT / "bin").iterdir())
 
 
-def test_bin_has_the_four_commands():
-    assert COMMANDS == ["dkimtestkey", "dknewkey", "qmail-dkim", "qmail-dkim-check"]
+def test_bin_has_the_five_commands():
+    assert COMMANDS == ["dkimtestkey", "dknewkey", "qmail-dkim", "qmail-dkim-check", "qmail-dkimd"]
 
 
 @pytest.mark.parametrize("name", COMMANDS)

@@ -16,6 +16,11 @@ import re
 
 ED25519_OID_DER = b"\x06\x03\x2b\x65\x70"          # 1.3.101.112
 RSA_OID_DER = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"
+# qmail-dkimd only (qmail_dkim/daemon/server.py): keys already parsed, by the
+# file's (st_dev, st_ino, st_size, st_mtime_ns), and a hook told of each key
+# read from its file. None / None in qmail-dkim: every run reads the file.
+cache = None
+on_load = None
 _PEM = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\s*(.*?)\s*-----END \1-----", re.S)
 
 
@@ -131,7 +136,14 @@ def load_private_key(path):
     try:
         with open(path, "rb") as f:
             st = os.fstat(f.fileno())
+            if cache is not None:
+                hit = cache.get((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+                if hit is not None:     # opened as always (permissions), parsed before
+                    return PrivateKey(hit.kind, path, hit._rsa, hit._seed, st.st_mode)
             data = f.read(1 << 20)
     except OSError as e:
         raise KeyFileError(path, e.strerror or str(e))
-    return parse_private_key(data, path, st.st_mode)
+    key = parse_private_key(data, path, st.st_mode)
+    if on_load is not None:
+        on_load(path, st)
+    return key

@@ -1,0 +1,144 @@
+"""qmail-dkim as the client of qmail-dkimd (qmail-dkimd(8), CLIENT and PROTOCOL).
+
+Runs before anything heavy is imported, so it imports only _socket (the C
+module: socket.py would pull in enum and selectors, ~15 ms) and what the
+interpreter has already loaded.
+
+    code = delegate(os.environ["DKIMSOCKET"])   # None: do the work in-process
+
+The hand-over is the sendmsg() that passes fds 0, 1 and 2. Before it, any
+failure (no socket, stale socket, refusal, no hello within DKIMSOCKETTIMEOUT)
+returns None and qmail-dkim runs in-process as without DKIMSOCKET. After it,
+the only way back to in-process is an explicit refusal ("R"), which the
+worker sends before it has touched any of the fds; anything else that is not
+the exit status ("E") -- the worker killed, the server gone -- ends in a
+temporary exit with a log line, and the worker's process group (the queue
+program with it) is killed, so that nothing half-fed gets queued.
+"""
+import os
+import sys
+import _socket
+
+MAGIC = b"QDKIMD1"
+MAX_REQUEST = 65536          # the server refuses anything larger (request size cap)
+DEFAULT_WAIT = 1.0           # seconds for the connect + hello, DKIMSOCKETTIMEOUT
+LOST_EXIT = 81               # temporary: qmail-queue's "internal bug" (EXIT CODES)
+
+
+def _wait_bound(env):
+    try:
+        t = float(env.get("DKIMSOCKETTIMEOUT") or DEFAULT_WAIT)
+    except ValueError:
+        return DEFAULT_WAIT
+    return t if 0 < t <= 60 else DEFAULT_WAIT
+
+
+def encode_request(argv, envb, cwd, umask):
+    """MAGIC NUL umask NUL cwd NUL argc NUL argv... envc NUL env... (each NUL-ended)."""
+    items = [MAGIC, b"%o" % umask, cwd, b"%d" % len(argv)] + list(argv) + [b"%d" % len(envb)]
+    items += [k + b"=" + v for k, v in envb.items()]
+    if any(b"\0" in x for x in items):
+        return None
+    return b"\0".join(items) + b"\0"
+
+
+def _fds_cmsg(fds):
+    return b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds)
+
+
+def delegate(path, env=None):
+    """Run this message in qmail-dkimd at `path`. The exit status, or None
+    when nothing was handed over (do it in-process)."""
+    env = os.environ if env is None else env
+    bound = _wait_bound(env)
+    try:
+        cwd = os.getcwdb()
+        umask = os.umask(0o22)
+        os.umask(umask)
+        req = encode_request([os.fsencode(a) for a in sys.argv], os.environb, cwd, umask)
+    except (OSError, ValueError):
+        return None
+    if req is None or len(req) > MAX_REQUEST:
+        return None
+    try:
+        s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        try:
+            s.settimeout(bound)
+            s.connect(path)
+            hello = s.recv(64)
+        except OSError:          # absent, stale, refused, full backlog, no hello in time
+            return None
+        pid = _parse_hello(hello)
+        if pid is None:
+            return None
+        try:
+            s.sendmsg([req], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, _fds_cmsg((0, 1, 2)))])
+        except OSError:          # not sent: nothing handed over
+            return None
+        # Handed over. The worker ends within DEATH (it has the same alarm).
+        try:
+            death = int(env.get("DEATH") or 86400)
+        except ValueError:
+            death = 86400
+        s.settimeout(max(death, 1) + 60)
+        try:
+            reply = s.recv(256)
+        except OSError as e:
+            reply = None
+            why = "no answer from worker %d: %s" % (pid, e.strerror or e)
+        else:
+            why = "worker %d went away without an exit status" % pid
+        if reply and reply[:2] == b"E " and reply[-1:] == b"\n" and reply[2:-1].isdigit():
+            code = int(reply[2:-1])
+            if code < 256:
+                return code
+        if reply and reply[:2] == b"R ":
+            return None          # refused before any fd was used
+        return _lost(pid, why, env)
+    finally:
+        s.close()
+
+
+def _parse_hello(hello):
+    parts = hello.split(b" ")
+    if len(parts) == 2 and parts[0] == MAGIC and parts[1][-1:] == b"\n" and parts[1][:-1].isdigit():
+        return int(parts[1][:-1])
+    return None
+
+
+def _lost(pid, why, env):
+    """The worker is gone after the hand-over: kill its process group (the
+    queue program may still be reading a message that will never be whole),
+    log one line, temporary exit."""
+    import signal
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    from qmail_dkim import logline, mode as modes
+    mode = modes.select(env)[0]
+    reason = "qmail-dkimd " + why
+    fields = [("result", "error")] if mode == "sign" else [("status", "error"), ("action", "error")]
+    code = LOST_EXIT
+    custom = "DKIMCUSTOMERROR" in env
+    fields += [("reason", reason), ("exit", 88 if custom else code)]
+    _write(2, logline.format_line(mode, fields))
+    if custom:
+        from qmail_dkim import exits
+        try:
+            fd = int(env.get("ERROR_FD") or 2)
+        except ValueError:
+            fd = 2
+        _write(fd, exits.custom_error_text(code, reason))
+        return 88
+    return code
+
+
+def _write(fd, text):
+    try:
+        os.write(fd, (text + "\n").encode("utf-8", "replace"))
+    except OSError:
+        pass

@@ -1,0 +1,312 @@
+"""qmail-dkimd (qmail-dkimd(8)) and qmail-dkim as its client (DKIMSOCKET).
+
+The same message through the server and in-process must give the same exit
+status, the same log line and the same stored message; the server refuses
+what qmail-dkimd(8) says it refuses; every fault ends with the message
+either queued exactly once or not at all with a temporary exit.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from qmail_dkim.daemon import client as dclient
+from qmail_dkim.daemon import server as dserver
+from qmail_dkim.dkim.lib import dkim
+from tests.qdkim import QMAIL_DKIM, SAMPLE
+from tests.realparts.dkimd import ACCOUNT, QMAIL_DKIMD, ROOT, Dkimd, give, queue_double_python
+from tests.realparts.keys import cached_rsa_key
+from tests.realparts.queue_double import QueueDouble, make_envelope
+
+RELAY = {"RELAYCLIENT": "", "DKIMKEY": "control/domainkeys/%/default"}
+ENVELOPE = make_envelope("joe@example.com", ["bob@example.net"])
+
+
+@pytest.fixture(scope="module")
+def dkimd():
+    with Dkimd() as d:
+        yield d
+
+
+@pytest.fixture
+def home(dkimd, request):
+    h = dkimd.home("h-" + request.node.name[:40].replace("[", "_").replace("]", "_"))
+    keydir = h / "control" / "domainkeys" / "example.com"
+    keydir.mkdir(parents=True, exist_ok=True)
+    os.chmod(keydir.parent, 0o755)
+    os.chmod(keydir, 0o755)
+    give(cached_rsa_key(2048).write(keydir / "default", fmt="pkcs1"))
+    return h
+
+
+class Result:
+    def __init__(self, rc, stderr, qd, pid, elapsed):
+        self.rc, self.stderr, self.qd, self.pid, self.elapsed = rc, stderr, qd, pid, elapsed
+        self.stored = qd.messages()
+
+    @property
+    def log(self):
+        lines = [l for l in self.stderr.splitlines() if l.startswith("qmail-dkim: mode=")]
+        assert len(lines) == 1, self.stderr
+        return lines[0]
+
+
+def _env(home, qd, env, knobs):
+    full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "QMAILHOME": str(home),
+            "TMPDIR": str(home / "tmp"), "DKIMQUEUE": str(qd.path)}
+    full.update(qd.env(**(knobs or {})))
+    full.update(env)
+    return {k: v for k, v in full.items() if v is not None}
+
+
+def new_qd(home):
+    qd = QueueDouble(home / ("qq%d" % len(list(home.glob("qq*-qmail-queue")))),
+                     python=queue_double_python())
+    os.chmod(qd.dir, 0o1777)
+    return qd
+
+
+def start(home, env, message=SAMPLE, knobs=None, args=()):
+    """Start qmail-dkim as qmail-smtpd does; returns (Popen, qd, stderr file)."""
+    qd = new_qd(home)
+    envf = tempfile.TemporaryFile()
+    envf.write(ENVELOPE)
+    envf.seek(0)
+    errf = tempfile.TemporaryFile()
+    msgf = tempfile.TemporaryFile()
+    msgf.write(message)
+    msgf.seek(0)
+    p = subprocess.Popen([QMAIL_DKIM] + list(args), stdin=msgf, stdout=envf, stderr=errf,
+                         env=_env(home, qd, env, knobs), cwd=str(home))
+    for f in (envf, msgf):
+        f.close()
+    return p, qd, errf
+
+
+def finish(p, qd, errf, t0, timeout=60):
+    rc = p.wait(timeout=timeout)
+    elapsed = time.monotonic() - t0
+    errf.seek(0)
+    err = errf.read().decode("utf-8", "replace")
+    errf.close()
+    return Result(rc, err, qd, p.pid, elapsed)
+
+
+def run(home, env, message=SAMPLE, knobs=None, args=(), timeout=60):
+    t0 = time.monotonic()
+    p, qd, errf = start(home, env, message, knobs, args)
+    return finish(p, qd, errf, t0, timeout)
+
+
+def body_of(stored):
+    """The stored message without our leading DKIM-Signature field."""
+    lines = stored.split(b"\n")
+    assert lines[0].startswith(b"DKIM-Signature:")
+    n = 1
+    while lines[n][:1] in (b"\t", b" "):
+        n += 1
+    return b"\n".join(lines[n:])
+
+
+def verifies(msg, key):
+    rec = key.dns_record().encode()
+    return dkim.verify(msg.replace(b"\n", b"\r\n"), dnsfunc=lambda name, timeout=5: rec)
+
+
+def worker_children(server_pid):
+    try:
+        with open(f"/proc/{server_pid}/task/{server_pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+# ------------------------------------------------------------ same as in-process
+
+def test_sign_through_server_same_as_in_process(dkimd, home):
+    inproc = run(home, RELAY)
+    served = run(home, dict(RELAY, DKIMSOCKET=dkimd.socket))
+    assert inproc.rc == served.rc == 0, (inproc.stderr, served.stderr)
+    assert inproc.log == served.log
+    assert "result=signed" in served.log
+    [a], [b] = inproc.stored, served.stored
+    assert body_of(a.msg) == body_of(b.msg) == SAMPLE
+    assert verifies(a.msg, cached_rsa_key(2048)) and verifies(b.msg, cached_rsa_key(2048))
+    assert a.env == b.env == ENVELOPE
+    # in-process the queue program is our child; through the server, the worker's
+    assert a.info["ppid"] == inproc.pid
+    assert b.info["ppid"] != served.pid
+    assert b.info["environ"]["DKIMSOCKET"] == dkimd.socket      # the client's environment
+    assert b.info["cwd"] == a.info["cwd"]
+
+
+def test_verify_through_server_same_as_in_process(dkimd, home, nsd_server):
+    env = {"DKIMVERIFY": "FGHIKLMNOQRTUVWjp", "DNSCACHEIP": nsd_server.dnscacheip}
+    # the key record is published for s=sel: sign with that selector
+    keyfile = home / "control" / "domainkeys" / "example.com" / "sel"
+    give(cached_rsa_key(2048).write(keyfile, fmt="pkcs1"))
+    signed = run(home, dict(RELAY, DKIMKEY="control/domainkeys/%/sel")).stored[0].msg
+    for message, status, rc in ((signed, "A", 0),
+                                (signed.replace(b"Hello Bob", b"Hello Eve"), "U", 31),
+                                (SAMPLE, "S", 0)):
+        inproc = run(home, env, message)
+        served = run(home, dict(env, DKIMSOCKET=dkimd.socket), message)
+        assert inproc.rc == served.rc == rc, (inproc.stderr, served.stderr)
+        assert inproc.log == served.log
+        assert f"status={status}" in served.log
+        assert [m.msg for m in inproc.stored] == [m.msg for m in served.stored]
+        assert len(served.stored) == (1 if rc == 0 else 0)
+
+
+def test_exit_status_and_argv_passed_through(dkimd, home):
+    r = run(home, dict(RELAY, DKIMSOCKET=dkimd.socket), knobs={"exit": 71})
+    assert r.rc == 71 and "exit=71" in r.log and not r.stored
+    # argv: the queue program named on the command line, with its arguments
+    qd = new_qd(home)
+    r = run(home, dict(RELAY, DKIMSOCKET=dkimd.socket, QQ_DOUBLE_DIR=str(qd.dir)),
+            args=[str(qd.path), "one", "two words"])
+    assert r.rc == 0, r.stderr
+    [m] = qd.messages()
+    assert m.info["argv"][1:] == ["one", "two words"]
+
+
+def test_umask_and_cwd_are_the_clients(dkimd, home, tmp_path):
+    # the queue program is a shell that reports the umask and cwd it got
+    out = home / "tmp" / "umask-out"
+    prog = home / "bin" / "report.sh"
+    prog.write_text("#!/bin/sh\ncat >/dev/null\n(umask; pwd) > %s\n" % out)
+    prog.chmod(0o755)
+    for mask in (0o027, 0o002):
+        if out.exists():
+            out.unlink()
+        env = _env(home, new_qd(home), dict(RELAY, DKIMSOCKET=dkimd.socket), None)
+        p = subprocess.run(["/bin/sh", "-c", "umask %o; exec %s %s" % (mask, QMAIL_DKIM, prog)],
+                           input=SAMPLE, stdout=open(os.devnull, "rb"), stderr=subprocess.PIPE,
+                           env=env, cwd="/", timeout=60)
+        assert p.returncode == 0, p.stderr
+        umask, cwd = out.read_text().split()
+        assert int(umask, 8) == mask
+        assert cwd == str(home)            # main changes to QMAILHOME, as in-process
+
+
+# ------------------------------------------------------------ falling back
+
+def test_no_server_runs_in_process(home, tmp_path):
+    r = run(home, dict(RELAY, DKIMSOCKET=str(tmp_path / "no-such-socket")))
+    assert r.rc == 0 and "result=signed" in r.log
+    assert r.stored[0].info["ppid"] == r.pid
+    assert r.elapsed < 10
+
+
+def test_stale_socket_runs_in_process_and_server_replaces_it(home):
+    d = Dkimd().start()
+    try:
+        os.kill(d.pid, signal.SIGKILL)
+        d.proc.wait()
+        assert os.path.exists(d.socket)          # left behind
+        r = run(home, dict(RELAY, DKIMSOCKET=d.socket, DKIMSOCKETTIMEOUT="5"))
+        assert r.rc == 0 and r.stored[0].info["ppid"] == r.pid
+        assert r.elapsed < 5                     # refused at once, not after the bound
+        d.start()                                # the stale file is replaced
+        r = run(home, dict(RELAY, DKIMSOCKET=d.socket))
+        assert r.rc == 0 and r.stored[0].info["ppid"] != r.pid
+    finally:
+        d.cleanup()
+
+
+# ------------------------------------------------------------ protocol and security
+
+def test_request_round_trip_and_strict_parsing():
+    req = dclient.encode_request([b"qmail-dkim", b"a b"], {b"A": b"1", b"EMPTY": b""}, b"/var/qmail", 0o22)
+    assert dserver.parse_request(req) == (0o22, b"/var/qmail", [b"qmail-dkim", b"a b"],
+                                          {b"A": b"1", b"EMPTY": b""})
+    assert dclient.encode_request([b"x\0y"], {}, b"/", 0) is None
+    bad = [req[:-1], b"QDKIMD2" + req[7:], req.replace(b"\x0022\x00", b"\x0099\x00", 1),
+           req.replace(b"/var/qmail", b"var/qmail"), req.replace(b"\x002\x00", b"\x009\x00", 1),
+           req + b"X=1\0", req.replace(b"A=1", b"A1"), req.replace(b"EMPTY=", b"A=")]
+    for b in bad:
+        with pytest.raises(dserver.RequestError):
+            dserver.parse_request(b)
+
+
+def _raw_request(path, payload, fds):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(10)
+    s.connect(path)
+    hello = s.recv(64)
+    assert hello.startswith(b"QDKIMD1 ")
+    anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, b"".join(fd.to_bytes(4, sys.byteorder) for fd in fds))] if fds else []
+    s.sendmsg([payload], anc)
+    try:
+        return s.recv(256)
+    finally:
+        s.close()
+
+
+def test_server_refuses_bad_requests_without_touching_fds(dkimd, home):
+    good = dclient.encode_request([b"qmail-dkim"], {b"PATH": b"/bin"}, b"/", 0o22)
+    r, w = os.pipe()
+    try:
+        assert _raw_request(dkimd.socket, good, [r, w]).startswith(b"R expected exactly 3 fds")
+        assert _raw_request(dkimd.socket, good, [r, w, w, w]).startswith(b"R expected exactly 3 fds")
+        assert _raw_request(dkimd.socket, good, []).startswith(b"R expected exactly 3 fds")
+        assert _raw_request(dkimd.socket, b"garbage\0", [r, w, w]).startswith(b"R not a qmail-dkimd request")
+        big = dclient.encode_request([b"qmail-dkim"], {b"X": b"y" * 70000}, b"/", 0o22)
+        reply = _raw_request(dkimd.socket, big, [r, w, w])
+        assert reply.startswith(b"R request or its fds truncated"), reply
+        os.set_blocking(r, False)
+        with pytest.raises(BlockingIOError):     # nothing was written to the fds
+            os.read(r, 1)
+    finally:
+        os.close(r)
+        os.close(w)
+    assert "refused request" in dkimd.log()
+
+
+def test_oversized_environment_runs_in_process(dkimd, home):
+    r = run(home, dict(RELAY, DKIMSOCKET=dkimd.socket, BIG="x" * 70000))
+    assert r.rc == 0 and r.stored[0].info["ppid"] == r.pid
+
+
+@pytest.mark.skipif(not ROOT, reason="needs root: another uid to connect from, and the -u drop")
+def test_peer_not_in_allow_list_runs_in_process(home):
+    with Dkimd(allow_root=False) as d:               # root's clients are not let in
+        r = run(home, dict(RELAY, DKIMSOCKET=d.socket))
+        assert r.rc == 0 and r.stored[0].info["ppid"] == r.pid
+        assert r.elapsed < 5
+        assert "refused a connection from uid 0" in d.log()
+
+
+@pytest.mark.skipif(not ROOT, reason="needs root")
+def test_refuses_root_and_drops_to_the_account(dkimd, tmp_path):
+    import pwd
+    p = subprocess.run([QMAIL_DKIMD, str(tmp_path / "s" / "sock")], capture_output=True, timeout=30)
+    assert p.returncode != 0 and b"will not run as root" in p.stderr
+    p = subprocess.run([QMAIL_DKIMD, "-u", "root", str(tmp_path / "s" / "sock")], capture_output=True, timeout=30)
+    assert p.returncode != 0 and b"will not run as root" in p.stderr
+    status = Path(f"/proc/{dkimd.pid}/status").read_text()
+    ids = [l.split()[1:] for l in status.splitlines() if l.startswith(("Uid:", "Gid:"))]
+    pw = pwd.getpwnam(ACCOUNT)
+    assert set(ids[0]) == {str(pw.pw_uid)} and set(ids[1]) == {str(pw.pw_gid)}
+    st = os.stat(os.path.dirname(dkimd.socket))           # made by the server: 0750, the account's
+    assert (st.st_mode & 0o777, st.st_uid, st.st_gid) == (0o750, pw.pw_uid, pw.pw_gid)
+
+
+def test_socket_directory_open_to_others_is_refused(tmp_path):
+    d = tmp_path / "open"
+    d.mkdir()
+    give(d)
+    os.chmod(d, 0o777)
+    argv = [QMAIL_DKIMD] + (["-u", ACCOUNT] if ROOT else []) + [str(d / "sock")]
+    p = subprocess.run(argv, capture_output=True, timeout=30)
+    assert p.returncode != 0 and b"must be owned by" in p.stderr, p.stderr
+    assert oct(os.stat(d).st_mode & 0o777) == oct(0o777)        # checked, never changed
+    assert not (d / "sock").exists()
