@@ -310,3 +310,13 @@ def test_socket_directory_open_to_others_is_refused(tmp_path):
     assert p.returncode != 0 and b"must be owned by" in p.stderr, p.stderr
     assert oct(os.stat(d).st_mode & 0o777) == oct(0o777)        # checked, never changed
     assert not (d / "sock").exists()
+
+
+def test_custom_error_runs_in_process(dkimd, home):
+    # DKIMCUSTOMERROR's reply goes to a descriptor the client does not hand over
+    r = run(home, dict(RELAY, DKIMSOCKET=dkimd.socket, DKIMCUSTOMERROR="indimail"))
+    assert r.rc == 0 and r.stored[0].info["ppid"] == r.pid
+    # and a request carrying it is refused by the server before any fd is used
+    req = dclient.encode_request([b"qmail-dkim"], {b"DKIMCUSTOMERROR": b"notqmail"}, b"/", 0o22)
+    with pytest.raises(dserver.RequestError):
+        dserver.parse_request(req)

@@ -93,6 +93,10 @@ def parse_request(data):
         if k in env:
             raise RequestError("environment variable twice")
         env[k] = v
+    if b"DKIMCUSTOMERROR" in env:
+        # its reply goes to a descriptor other than 0, 1, 2 (the client runs
+        # such messages in-process)
+        raise RequestError("DKIMCUSTOMERROR is not served")
     return umask, cwd, argv, env
 
 
