@@ -1,0 +1,418 @@
+"""ARC chain validation (RFC 8617 section 5.2), see qmail-dkim(8), ARC.
+
+    from qmail_dkim.arc import chain
+    res = chain.validate(fields, spool, lookup)   # lookup(name) -> dns.txt.TxtAnswer
+    res.result        # "pass" / "fail" / "none"
+    res.reason        # why (for the log and the header comment)
+    res.instances     # number of ARC sets (0 when none)
+    res.oldest_pass   # 0: every AMS validated; N: the oldest AMS that
+                      # validated (all newer ones did too); None: not pass
+    res.sealers       # ARC-Seal d= per instance, oldest (i=1) first
+    res.aar           # the most recent ARC-Authentication-Results, parsed (aar.py)
+
+Steps, the first failure decides (result fail):
+  1. collect ARC-Seal (AS), ARC-Message-Signature (AMS) and
+     ARC-Authentication-Results (AAR) fields and their instance i= (1..50);
+     none at all: result none;
+  2. every instance 1..N has exactly one of each (an AAR begins "i=N;");
+  3. the AS tags: i a b cv d s required, no h=, a=rsa-sha256, cv= none for
+     i=1 and pass above; cv=fail anywhere: fail (the chain was ended);
+  4. the most recent AMS validates (DKIM rules with i= instead of v=;
+     a=rsa-sha256 only; c= defaults to relaxed/relaxed; h= must not list
+     ARC-Seal);
+  5. older AMSs are checked for oldest-pass only (their failure is no failure:
+     the message may have been changed on the way, which ARC is for);
+  6. every AS, newest first, validates over the ARC sets 1..i (AAR, AMS, AS
+     of each, relaxed header canonicalization).
+Keys: RSA, 1024 bits at least (keyrecord.py), fetched once per name through
+the caller's bounded lookup. t= is not compared with the clock (RFC 8617
+gives it no meaning for validation).
+
+Why not dkimpy's ARC class: it needs the whole message in memory (bodies of
+any size reach qmail-dkim), its rfc822_parse raises on lines our header
+splitter accepts, its b= regular expression backtracks on hostile folding
+(headerhash.strip_b exists for that), it reports failures through `logging`
+(whose last-resort handler writes to fd 2, qmail's log) and it would do DNS
+with its own unbounded plug-in. Everything below reuses the DKIM pieces the
+verifier runs (tag parsing, canonicalization, RSA, key records, streamed body
+hashing); the ValiMail ARC suite (tests/test_arc_suite.py) checks the result.
+"""
+import re
+
+from qmail_dkim.arc import aar as aarparse
+from qmail_dkim.dkim import headerhash
+from qmail_dkim.dkim.bodyhash import BodyHasher, hash_bodies
+from qmail_dkim.dkim.keyrecord import KeyRecordError, b64decode_strict, parse_key_record
+from qmail_dkim.dkim.lib import dkim
+import dkim.util  # noqa: E402 - tag-list parsing
+
+MAX_INSTANCE = 50
+AS, AMS, AAR = b"arc-seal", b"arc-message-signature", b"arc-authentication-results"
+ARC_FIELDS = (AS, AMS, AAR)
+ALGORITHM = b"rsa-sha256"
+
+_WS = re.compile(rb"[ \t\r\n]+")
+_DIGITS = re.compile(rb"^[0-9]{1,10}$")
+_AAR_I = re.compile(rb"^[ \t\r\n]*i[ \t\r\n]*=[ \t\r\n]*([0-9]{1,10})[ \t\r\n]*;")
+_HDRNAME = re.compile(rb"^[\x21-\x39\x3b-\x7e]+$")
+_LABEL = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?$")
+
+
+class Fail(Exception):
+    pass
+
+
+class ArcResult:
+    def __init__(self, result, reason="", instances=0):
+        self.result = result
+        self.reason = reason
+        self.instances = instances
+        self.oldest_pass = None
+        self.sealers = []
+        self.aar = None
+        self.temp = False           # a key lookup failed for a temporary reason
+
+    @property
+    def sealer(self):
+        """The d= of the most recent ARC-Seal (None without ARC sets)."""
+        return self.sealers[-1] if self.sealers else None
+
+    def __repr__(self):
+        return "ArcResult(%r, %r, i=%d, sealers=%r)" % (self.result, self.reason,
+                                                       self.instances, self.sealers)
+
+
+def present(fields):
+    """True if any ARC header field is among `fields` (the cheap test the
+    verifier makes before importing this module's work)."""
+    return any(f.lname in ARC_FIELDS for f in fields)
+
+
+def _text(x, n=60):
+    if isinstance(x, bytes):
+        x = x.decode("utf-8", "replace")
+    x = str(x)
+    return x if len(x) <= n else x[:n] + "..."
+
+
+def _domain(raw, what):
+    """d= / s= value -> lowercase A-label str, or Fail."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Fail("%s= is not UTF-8" % what)
+    text = text.rstrip(".").lower()
+    if not text:
+        raise Fail("%s= is empty" % what)
+    labels = []
+    for label in text.split("."):
+        if not label.isascii():
+            try:
+                label = label.encode("idna").decode("ascii")
+            except UnicodeError:
+                raise Fail("%s= is not a domain name" % what)
+        if not _LABEL.match(label):
+            raise Fail("%s= is not a domain name" % what)
+        labels.append(label)
+    name = ".".join(labels)
+    if len(name) > 253:
+        raise Fail("%s= is too long" % what)
+    return name
+
+
+def _instance_of(field):
+    """(i= as int, parsed tags or None for an AAR) of an ARC field, or Fail."""
+    if field.lname == AAR:
+        m = _AAR_I.match(field.value)
+        if not m:
+            raise Fail("ARC-Authentication-Results does not begin with i=N;")
+        value = m.group(1)
+        tags = None
+    else:
+        try:
+            tags = dkim.util.parse_tag_value(field.value)
+        except Exception as e:      # noqa: BLE001 - DuplicateTag, InvalidTagValueList, ...
+            raise Fail("%s tag list unparsable: %s" % (_name(field), _text(e)))
+        if b"i" not in tags:
+            raise Fail("%s has no i=" % _name(field))
+        value = _WS.sub(b"", tags[b"i"])
+    if not _DIGITS.match(value):
+        raise Fail("%s i=%s is not a number" % (_name(field), _text(value)))
+    i = int(value)
+    if not 1 <= i <= MAX_INSTANCE:
+        raise Fail("%s i=%d is out of range 1..%d" % (_name(field), i, MAX_INSTANCE))
+    return i, tags
+
+
+_NAMES = {AS: "ARC-Seal", AMS: "ARC-Message-Signature", AAR: "ARC-Authentication-Results"}
+
+
+def _name(field):
+    return _NAMES[field.lname]
+
+
+class _Sig:
+    """One AS or AMS with its checked tags (what verifier.verify_signature needs)."""
+
+    def __init__(self, field, tags, instance):
+        self.field = field
+        self.tags = tags
+        self.instance = instance
+        self.d = self.s = None
+        self.b = self.bh = None
+        self.canon = None
+        self.hlist = []
+        self.l = None
+        self.key = None
+
+
+def _common_tags(sig, required):
+    tags = sig.tags
+    for t in required:
+        if t not in tags:
+            raise Fail("%s i=%d has no %s=" % (_name(sig.field), sig.instance, t.decode()))
+    sig.d = _domain(tags[b"d"], "d")
+    sig.s = _domain(tags[b"s"], "s")
+    a = _WS.sub(b"", tags[b"a"]).lower()
+    if a != ALGORITHM:
+        raise Fail("%s i=%d a=%s is not rsa-sha256" % (_name(sig.field), sig.instance, _text(a)))
+    try:
+        sig.b = b64decode_strict(tags[b"b"])
+    except ValueError:
+        raise Fail("%s i=%d b= is not base64" % (_name(sig.field), sig.instance))
+    if not sig.b:
+        raise Fail("%s i=%d b= is empty" % (_name(sig.field), sig.instance))
+    if b"t" in tags and not _DIGITS.match(_WS.sub(b"", tags[b"t"])):
+        raise Fail("%s i=%d t= is not a number" % (_name(sig.field), sig.instance))
+
+
+def _seal_tags(sig):
+    _common_tags(sig, (b"i", b"a", b"b", b"cv", b"d", b"s"))
+    if b"h" in sig.tags:
+        raise Fail("ARC-Seal i=%d has h=" % sig.instance)
+    cv = sig.tags[b"cv"]
+    if cv not in (b"none", b"pass", b"fail"):
+        raise Fail("ARC-Seal i=%d cv=%s is not none, pass or fail" % (sig.instance, _text(cv)))
+    sig.cv = cv.decode()
+    sig.canon = dkim.canonicalization.CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
+
+
+def _ams_tags(sig):
+    tags = sig.tags
+    _common_tags(sig, (b"i", b"a", b"b", b"bh", b"d", b"h", b"s"))
+    try:
+        sig.bh = b64decode_strict(tags[b"bh"])
+    except ValueError:
+        raise Fail("ARC-Message-Signature i=%d bh= is not base64" % sig.instance)
+    if not sig.bh:
+        raise Fail("ARC-Message-Signature i=%d bh= is empty" % sig.instance)
+    c = _WS.sub(b"", tags.get(b"c", b"relaxed/relaxed")).lower()
+    try:
+        sig.canon = dkim.canonicalization.CanonicalizationPolicy.from_c_value(c)
+    except Exception:               # noqa: BLE001 - InvalidCanonicalizationPolicyError
+        raise Fail("ARC-Message-Signature i=%d c=%s is unknown" % (sig.instance, _text(c)))
+    h = _WS.sub(b"", tags[b"h"]).lower()
+    # empty names ("from::to", "h=") name no field: they select nothing (the suite's
+    # ams_fields_h_mis_hdr and ams_fields_h_empty pass)
+    hlist = [x for x in h.split(b":") if x]
+    if not all(_HDRNAME.match(x) for x in hlist):
+        raise Fail("ARC-Message-Signature i=%d h= is not a list of header names" % sig.instance)
+    if AS in hlist:
+        raise Fail("ARC-Message-Signature i=%d h= lists ARC-Seal" % sig.instance)
+    sig.hlist = hlist
+    if b"l" in tags:
+        lv = _WS.sub(b"", tags[b"l"])
+        if not re.match(rb"^[0-9]{1,76}$", lv):
+            raise Fail("ARC-Message-Signature i=%d l= is not a number" % sig.instance)
+        sig.l = int(lv)
+
+
+class _Keys:
+    def __init__(self, lookup):
+        self.lookup = lookup
+        self.cache = {}
+        self.temp = False
+
+    def key(self, sig):
+        """The RSA key for sig (s._domainkey.d), or Fail."""
+        name = "%s._domainkey.%s" % (sig.s, sig.d)
+        if len(name) > 253:
+            raise Fail("key name %s... too long" % name[:40])
+        if name not in self.cache:
+            self.cache[name] = self._fetch(name)
+        found = self.cache[name]
+        if isinstance(found, str):
+            raise Fail(found)
+        return found
+
+    def _fetch(self, name):
+        ans = self.lookup(name)
+        if ans.status == "temp":
+            self.temp = True
+            return "key lookup %s: %s" % (name, ans.error or "temporary failure")
+        if ans.status != "ok":
+            return "key lookup %s: %s" % (name, "NXDOMAIN" if ans.status == "nxdomain"
+                                          else ans.error or "no TXT record")
+        first = None
+        for rec in ans.records:
+            try:
+                key = parse_key_record(rec)
+            except KeyRecordError as e:
+                first = first or e.reason
+                continue
+            if key.algorithm_mismatch(ALGORITHM):
+                first = first or key.algorithm_mismatch(ALGORITHM)
+                continue
+            return key
+        return "key %s: %s" % (name, first or "no usable record")
+
+
+def _rsa_verify(sig, hasher):
+    from qmail_dkim.dkim.verifier import verify_signature
+    return verify_signature(sig, hasher)
+
+
+class _Bodies:
+    """Body hashes by (canonicalization, l=), one streamed pass each."""
+
+    def __init__(self, spool):
+        self.spool = spool
+        self.done = {}
+
+    def digest(self, sig):
+        k = (sig.canon.body_algorithm.name.decode(), sig.l)
+        if k not in self.done:
+            h = BodyHasher(k[0], "sha256", k[1])
+            hash_bodies(self.spool, [h])
+            if sig.l is not None and sig.l > h.length:
+                self.done[k] = None
+            else:
+                self.done[k] = h.digest()
+        return self.done[k]
+
+
+def _check_ams(sig, fields, keys, bodies):
+    """None if the AMS validates, else the reason."""
+    try:
+        sig.key = keys.key(sig)
+    except Fail as e:
+        return str(e)
+    digest = bodies.digest(sig)
+    if digest is None:
+        return "ARC-Message-Signature i=%d l= is longer than the body" % sig.instance
+    if digest != sig.bh:
+        return "ARC-Message-Signature i=%d body hash mismatch" % sig.instance
+    f = sig.field
+    hasher = headerhash.header_hash(sig.canon, "sha256", fields, sig.hlist,
+                                    f.raw[:f.colon - 1], f.crlf_value())
+    if not _rsa_verify(sig, hasher):
+        return "ARC-Message-Signature i=%d did not verify" % sig.instance
+    return None
+
+
+def _check_seal(sig, sets, keys):
+    """None if the AS validates over sets 1..i, else the reason."""
+    try:
+        sig.key = keys.key(sig)
+    except Fail as e:
+        return str(e)
+    import hashlib
+    hasher = hashlib.new("sha256")
+    canon = sig.canon
+    pairs = []
+    for i in range(1, sig.instance + 1):
+        for kind in (AAR, AMS, AS):
+            f = sets[i][kind]
+            if f is sig.field:
+                continue
+            pairs.append((f.raw[:f.colon - 1], f.crlf_value()))
+    for name, value in canon.canonicalize_headers(pairs):
+        hasher.update(name + b":" + value)
+    f = sig.field
+    value = f.crlf_value()
+    if value.endswith(b"\r\n"):
+        value = value[:-2]
+    [(name, value)] = canon.canonicalize_headers([(f.raw[:f.colon - 1],
+                                                   headerhash.strip_b(value))])
+    if value.endswith(b"\r\n"):
+        value = value[:-2]
+    hasher.update(name + b":" + value)
+    if not _rsa_verify(sig, hasher):
+        return "ARC-Seal i=%d did not verify" % sig.instance
+    return None
+
+
+def validate(fields, spool, lookup):
+    """The ARC result for a message (its header `fields`, body in `spool`).
+    Never raises for anything a message can contain."""
+    arc = [f for f in fields if f.lname in ARC_FIELDS]
+    if not arc:
+        return ArcResult("none", "no ARC sets")
+    res = ArcResult("fail")
+    keys = _Keys(lookup)
+    try:
+        _validate(res, arc, fields, spool, keys)
+    except Fail as e:
+        res.result = "fail"
+        res.reason = str(e)
+        res.oldest_pass = None
+    res.temp = keys.temp
+    return res
+
+
+def _validate(res, arc, fields, spool, keys):
+    sets = {}
+    tags = {}
+    for f in arc:
+        i, t = _instance_of(f)
+        slot = sets.setdefault(i, {})
+        if f.lname in slot:
+            raise Fail("two %s fields for i=%d" % (_name(f), i))
+        slot[f.lname] = f
+        tags[f.lname, i] = t
+    n = max(sets)
+    res.instances = n
+    for i in range(1, n + 1):
+        for kind in (AAR, AMS, AS):
+            if kind not in sets.get(i, {}):
+                raise Fail("ARC set i=%d has no %s" % (i, _NAMES[kind]))
+    seals = {}
+    for i in range(n, 0, -1):
+        f = sets[i][AS]
+        sig = _Sig(f, tags[AS, i], i)
+        _seal_tags(sig)
+        seals[i] = sig
+    res.sealers = [seals[i].d for i in range(1, n + 1)]
+    res.aar = aarparse.parse(sets[n][AAR].value)
+    for i in range(n, 0, -1):
+        cv = seals[i].cv
+        if cv == "fail":
+            raise Fail("ARC-Seal i=%d says cv=fail: the chain was ended" % i)
+        if i == 1 and cv != "none":
+            raise Fail("ARC-Seal i=1 says cv=%s, not none" % cv)
+        if i > 1 and cv != "pass":
+            raise Fail("ARC-Seal i=%d says cv=%s, not pass" % (i, cv))
+
+    bodies = _Bodies(spool)
+    newest = _Sig(sets[n][AMS], tags[AMS, n], n)
+    _ams_tags(newest)
+    why = _check_ams(newest, fields, keys, bodies)
+    if why:
+        raise Fail(why)
+    oldest = n
+    for i in range(n - 1, 0, -1):
+        try:
+            sig = _Sig(sets[i][AMS], tags[AMS, i], i)
+            _ams_tags(sig)
+            if _check_ams(sig, fields, keys, bodies):
+                break
+        except Fail:
+            break
+        oldest = i
+    for i in range(n, 0, -1):
+        why = _check_seal(seals[i], sets, keys)
+        if why:
+            raise Fail(why)
+    res.result = "pass"
+    res.reason = "%d ARC set%s" % (n, "" if n == 1 else "s")
+    res.oldest_pass = 0 if oldest == 1 else oldest
