@@ -47,6 +47,10 @@ SPF, RFC 7208 (spf/): no environment, no files; DNS through an injected lookup
   spf.check    check_host(): records, mechanisms, modifiers, macros, limits
   spf.message  the identities of one message (MAIL FROM, HELO) and spf_for_message()
 
+ARC, RFC 8617 (arc/): no environment, no files, no exit codes
+  arc.chain  validating the ARC chain (pass/fail/none, sealers, oldest-pass)
+  arc.aar    reading an ARC-Authentication-Results value
+
 DNS (dns/):
   dns.txt    bounded DNS: servers, wire format, transport (exchange), TXT lookups
   dns.client one generic bounded lookup of A, AAAA, MX, PTR and TXT records

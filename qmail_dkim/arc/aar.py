@@ -8,15 +8,18 @@ RFC 8601 Authentication-Results payload).
 
 Only what a trusted sealer's verdict needs (method, result, properties);
 comments are dropped, quoted strings unquoted, names lowercased. At most
-MAX_RESULTS entries are read. Garbage gives fewer entries, never an error.
+MAX_RESULTS entries and the first MAX_OCTETS of the value are read. Garbage gives fewer entries, never an error.
 Written here: the optional authres package (which dkimpy would use) is one
 more dependency for a loop over ';' and 'key=value'.
 """
 import re
 
 MAX_RESULTS = 64
-_PAIR = re.compile(r'([A-Za-z0-9_-]+(?:/[0-9]+)?|[A-Za-z0-9_-]+[ \t]*\.[ \t]*[A-Za-z0-9_-]+)'
-                   r'[ \t]*=[ \t]*("(?:[^"\\]|\\.)*"|[^\s;"]*)')
+MAX_OCTETS = 65536      # of the value read (real ones are a few hundred octets)
+# One token at a time, never backtracking over the text: a hostile field
+# (up to the 1 MiB header bound) costs linear time.
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[^\s="]+|=')
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+(?:/[0-9]+)?$")
 
 
 class Result:
@@ -85,13 +88,36 @@ def _segments(text):
 
 
 def _unquote(v):
-    if len(v) >= 2 and v[0] == '"' and v[-1] == '"':
-        return re.sub(r"\\(.)", r"\1", v[1:-1])
+    """A value, or a quoted string and what follows it (a quoted local-part
+    before @domain), unquoted."""
+    m = re.match(r'"((?:[^"\\]|\\.)*)"(.*)$', v, re.S)
+    if m:
+        return re.sub(r"\\(.)", r"\1", m.group(1)) + m.group(2)
     return v
+
+
+def _pairs(seg):
+    """[(name, value)] of the name=value items of one resinfo, in order."""
+    parts = []
+    end = -1
+    for m in _TOKEN.finditer(seg):
+        t = m.group(0)
+        if parts and m.start() == end and t != "=" and parts[-1][-1] != "=":
+            parts[-1].append(t)     # "a b"@x.example: one value
+        else:
+            parts.append([t])
+        end = m.end()
+    toks = ["".join(p) for p in parts]
+    out = []
+    for i in range(1, len(toks) - 1):
+        if toks[i] == "=" and toks[i + 1] != "=" and _NAME.match(toks[i - 1]):
+            out.append((toks[i - 1], toks[i + 1]))
+    return out
 
 
 def parse(value):
     """bytes or str -> Aar."""
+    value = value[:MAX_OCTETS]
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     segs = _segments(value.replace("\r", " ").replace("\n", " "))
@@ -105,14 +131,14 @@ def parse(value):
     words = segs[1].split()
     out.authserv_id = _unquote(words[0]).lower() if words else None
     for seg in segs[2:2 + MAX_RESULTS]:
-        pairs = _PAIR.findall(seg)
+        pairs = _pairs(seg)
         if not pairs:
             continue
         method, result = pairs[0]
         props = {}
         reason = None
         for k, v in pairs[1:]:
-            k = re.sub(r"[ \t]", "", k).lower()
+            k = k.lower()
             if k == "reason":
                 reason = _unquote(v)
             else:

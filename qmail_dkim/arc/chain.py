@@ -44,6 +44,7 @@ from qmail_dkim.dkim import headerhash
 from qmail_dkim.dkim.bodyhash import BodyHasher, hash_bodies
 from qmail_dkim.dkim.keyrecord import KeyRecordError, b64decode_strict, parse_key_record
 from qmail_dkim.dkim.lib import dkim
+from qmail_dkim.dkim.verifier import Invalid, norm_domain, verify_signature
 import dkim.util  # noqa: E402 - tag-list parsing
 
 MAX_INSTANCE = 50
@@ -55,7 +56,6 @@ _WS = re.compile(rb"[ \t\r\n]+")
 _DIGITS = re.compile(rb"^[0-9]{1,10}$")
 _AAR_I = re.compile(rb"^[ \t\r\n]*i[ \t\r\n]*=[ \t\r\n]*([0-9]{1,10})[ \t\r\n]*;")
 _HDRNAME = re.compile(rb"^[\x21-\x39\x3b-\x7e]+$")
-_LABEL = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?$")
 
 
 class Fail(Exception):
@@ -98,26 +98,9 @@ def _text(x, n=60):
 def _domain(raw, what):
     """d= / s= value -> lowercase A-label str, or Fail."""
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Fail("%s= is not UTF-8" % what)
-    text = text.rstrip(".").lower()
-    if not text:
-        raise Fail("%s= is empty" % what)
-    labels = []
-    for label in text.split("."):
-        if not label.isascii():
-            try:
-                label = label.encode("idna").decode("ascii")
-            except UnicodeError:
-                raise Fail("%s= is not a domain name" % what)
-        if not _LABEL.match(label):
-            raise Fail("%s= is not a domain name" % what)
-        labels.append(label)
-    name = ".".join(labels)
-    if len(name) > 253:
-        raise Fail("%s= is too long" % what)
-    return name
+        return norm_domain(raw, what)
+    except Invalid as e:
+        raise Fail(e.reason)
 
 
 def _instance_of(field):
@@ -267,11 +250,6 @@ class _Keys:
         return "key %s: %s" % (name, first or "no usable record")
 
 
-def _rsa_verify(sig, hasher):
-    from qmail_dkim.dkim.verifier import verify_signature
-    return verify_signature(sig, hasher)
-
-
 class _Bodies:
     """Body hashes by (canonicalization, l=), one streamed pass each."""
 
@@ -305,7 +283,7 @@ def _check_ams(sig, fields, keys, bodies):
     f = sig.field
     hasher = headerhash.header_hash(sig.canon, "sha256", fields, sig.hlist,
                                     f.raw[:f.colon - 1], f.crlf_value())
-    if not _rsa_verify(sig, hasher):
+    if not verify_signature(sig, hasher):
         return "ARC-Message-Signature i=%d did not verify" % sig.instance
     return None
 
@@ -316,28 +294,16 @@ def _check_seal(sig, sets, keys):
         sig.key = keys.key(sig)
     except Fail as e:
         return str(e)
-    import hashlib
-    hasher = hashlib.new("sha256")
-    canon = sig.canon
-    pairs = []
-    for i in range(1, sig.instance + 1):
-        for kind in (AAR, AMS, AS):
-            f = sets[i][kind]
-            if f is sig.field:
-                continue
-            pairs.append((f.raw[:f.colon - 1], f.crlf_value()))
-    for name, value in canon.canonicalize_headers(pairs):
-        hasher.update(name + b":" + value)
+    # The sets 1..i in order (AAR, AMS, AS each), this seal last with b=
+    # emptied: header_hash does exactly that when given the fields bottom-up
+    # (it takes each h= name's last unused occurrence) and the names top-down.
+    signed = [sets[j][kind] for j in range(1, sig.instance + 1) for kind in (AAR, AMS, AS)]
+    signed.pop()                    # this seal: the signature field
     f = sig.field
-    value = f.crlf_value()
-    if value.endswith(b"\r\n"):
-        value = value[:-2]
-    [(name, value)] = canon.canonicalize_headers([(f.raw[:f.colon - 1],
-                                                   headerhash.strip_b(value))])
-    if value.endswith(b"\r\n"):
-        value = value[:-2]
-    hasher.update(name + b":" + value)
-    if not _rsa_verify(sig, hasher):
+    hasher = headerhash.header_hash(sig.canon, "sha256", signed[::-1],
+                                    [x.lname for x in signed], f.raw[:f.colon - 1],
+                                    f.crlf_value())
+    if not verify_signature(sig, hasher):
         return "ARC-Seal i=%d did not verify" % sig.instance
     return None
 

@@ -74,6 +74,45 @@ def result_spec(result, d=None, s=None, a=None, b=None, reason=None):
     return " ".join(parts)
 
 
+def arc_spec(arc, remote_ip=None):
+    """The arc= result (RFC 8617 section 10.1): the result, why it failed,
+    the sealers in a comment (oldest first), header.oldest-pass when it
+    passed, smtp.remote-ip when qmail-smtpd's environment names it."""
+    parts = ["arc=" + arc.result]
+    if arc.result != "pass" and arc.reason:
+        parts.append("reason=" + pvalue(arc.reason))
+    if arc.sealers:
+        parts.append("(sealer%s %s)" % ("s" if len(arc.sealers) > 1 else "",
+                                        " ".join(_ascii(d) for d in arc.sealers)))
+    if arc.result == "pass" and arc.oldest_pass is not None:
+        parts.append("header.oldest-pass=%d" % arc.oldest_pass)
+    if remote_ip and _is_ip(remote_ip):
+        parts.append("smtp.remote-ip=" + pvalue(remote_ip))
+    return " ".join(parts)
+
+
+def _is_ip(text):
+    for fam in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(fam, text)
+            return True
+        except (OSError, ValueError):
+            pass
+    return False
+
+
+def arc_log(arc):
+    """Log fields for the ARC result (qmail-dkim(8), LOG)."""
+    out = [("arc", arc.result)]
+    if arc.sealers:
+        out.append(("arc.sealers", arc.sealers))
+    if arc.result == "pass":
+        out.append(("arc.oldest-pass", arc.oldest_pass))
+    elif arc.reason:
+        out.append(("arc.reason", arc.reason))
+    return out
+
+
 def header(servid, specs):
     """The whole Authentication-Results field (bytes, LF, folded LF+TAB)."""
     if not specs:

@@ -27,6 +27,7 @@ from qmail_dkim.dkim.verifier import (DNS_BUDGET_FACTOR, KeySource, Options,
                                  message_letter, verify_all)
 
 
+ARC_FIELDS = (b"arc-seal", b"arc-message-signature", b"arc-authentication-results")
 LEADING_FOLD_NOTICE = b"X-DKIM-Notice: the message below began with a folded line\n"
 
 
@@ -79,6 +80,13 @@ def run(env, spool, now=None, lookup=None, read_envelope=None, spf_lookup=None):
     ignored += sum(1 for f in spool.tail_fields if f.lname == b"dkim-signature")
     letter = message_letter(results)
 
+    # ARC (qmail-dkim(8), ARC): only when the message carries ARC fields, so
+    # that mail without them costs nothing and gets the headers it always got.
+    arc = None
+    if any(f.lname in ARC_FIELDS for f in fields):
+        from qmail_dkim.arc import chain as arc_chain
+        arc = arc_chain.validate(fields, spool, lookup)
+
     old = None
     pres = practice.apply(env, letter, author, bool(results), lookup)
     if pres is not None:
@@ -106,6 +114,10 @@ def run(env, spool, now=None, lookup=None, read_envelope=None, spf_lookup=None):
         dset.receiver = servid
         dm = dmarcverify.check(dset, fields, sigs, lookup, deadline, read_envelope, spf_lookup)
         specs += dm.specs
+    if arc is not None:
+        if not specs:
+            specs.append("dkim=none")
+        specs.append(authresults.arc_spec(arc, env.get("TCPREMOTEIP")))
     prepend = (authresults.dkim_status_header(status.dkim_status_text(letter, old))
                + authresults.header(servid, specs)
                + (pres.header if pres is not None else b""))
@@ -124,6 +136,8 @@ def run(env, spool, now=None, lookup=None, read_envelope=None, spf_lookup=None):
         log += [("d", log_d), ("s", log_s), ("reason", log_r)]
     if pres is not None:
         log.append(("practice", pres.detail))
+    if arc is not None:
+        log += authresults.arc_log(arc)
     if ignored:
         log.append(("ignored", ignored))
     if drop:

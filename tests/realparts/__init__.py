@@ -7,6 +7,7 @@ Everything here drives real programs as subprocesses on 127.0.0.1 only:
   nsd           NsdServer: an authoritative DNS server (NSD) on a high port
   queue_double  the qmail-queue test double and reading what it stored
   smtp          SmtpFront: tcpserver + tcprules + mailfront (qmail backend), and an SMTP client
+  corpora       locating the shared conformance data (../shared/corpora)
   verifiers     independent DKIM implementations: Perl Mail::DKIM, opendkim-testmsg,
                 libopendkim (ctypes), mailauth (Node)
 
