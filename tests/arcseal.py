@@ -9,7 +9,7 @@ set dkimpy computes. Messages stay in qmail's LF form.
 """
 from qmail_dkim.dkim.lib import dkim
 
-from tests.test_verifier_helpers import crlf, lf, rsa_pem
+from tests.verifyhelp import crlf, lf, rsa_pem
 
 
 def seal(msg, priv, domain, selector=b"arc", results="dmarc=pass", arc="none",

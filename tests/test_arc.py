@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from qmail_dkim.arc import aar, chain
 from qmail_dkim.dns.txt import TxtAnswer
 from tests.arcseal import seal
-from tests.test_verifier_helpers import MSG, Lookup, answer, rsa_priv, rsa_record, spool
+from tests.verifyhelp import MSG, Lookup, answer, rsa_priv, rsa_record, spool
 from tests.test_verify_run import home, logd, run  # noqa: F401 - fixture
 
 K1, K2 = rsa_priv(2048, 1), rsa_priv(2048, 2)

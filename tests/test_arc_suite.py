@@ -18,11 +18,10 @@ import re
 
 import pytest
 
-from qmail_dkim.dns import txt as dnstxt
 from qmail_dkim.spool import Spool
 from qmail_dkim.verify import run as verify
-from realparts.corpora import corpus_path, skip_reason
-from realparts.nsd import NsdServer, txt_rr
+from tests.realparts.corpora import corpus_path, skip_reason
+from tests.realparts.nsd import NsdServer, txt_rr
 from tests import qdkim
 
 SUITE = ("arc-validation", "arc-draft-validation-tests.yml")
@@ -117,7 +116,7 @@ def _subset(cases):
     return out
 
 
-def test_suite_subset_through_the_process(suite, suite_dns, qmail_home):
+def test_suite_subset_through_the_process(suite, suite_dns, home):
     """qmail-dkim as qmail-smtpd runs it: the stored message carries our
     Authentication-Results with the suite's verdict; the log line says arc=."""
     cases, _ = suite
@@ -125,7 +124,7 @@ def test_suite_subset_through_the_process(suite, suite_dns, qmail_home):
     assert len(subset) >= 20
     wrong = []
     for scenario, name, message, want in subset:
-        r = qdkim.run(qmail_home, {"DNSCACHEIP": suite_dns.dnscacheip,
+        r = qdkim.run(home, {"DNSCACHEIP": suite_dns.dnscacheip,
                                    "DKIMVERIFY": "", "DKIMAUTHSERVID": "mx.test.example"},
                       message=message)
         if r.rc != 0 or len(r.stored) != 1:
