@@ -12,32 +12,16 @@ into octets as Latin-1 (the suite writes raw octets as \\xNN escapes).
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from tests.realparts.corpora import corpus_path
 
 SUITE_REL = Path("corpora") / "spf-rfc7208" / "rfc7208-tests.yml"
 
 
 def suite_path() -> Path | None:
-    """../shared next to the checkout (CI), or next to the main checkout of
-    a git worktree, or $QMAIL_DKIM_SHARED."""
-    root = Path(__file__).resolve().parent.parent
-    candidates = []
-    if os.environ.get("QMAIL_DKIM_SHARED"):
-        candidates.append(Path(os.environ["QMAIL_DKIM_SHARED"]))
-    candidates.append(root.parent / "shared")
-    git = root / ".git"
-    if git.is_file():           # a worktree: .git names the main repository's gitdir
-        try:
-            gitdir = Path(git.read_text().split("gitdir:", 1)[1].strip())
-            candidates.append(gitdir.parent.parent.parent.parent / "shared")
-        except (IndexError, OSError):
-            pass
-    for c in candidates:
-        p = c / SUITE_REL
-        if p.is_file():
-            return p
-    return None
+    """The suite file, found as tests/realparts/corpora.py says, or None."""
+    return corpus_path(*SUITE_REL.parts[1:])
 
 
 def load(path: Path) -> list[dict]:
