@@ -58,6 +58,7 @@ def find_tool(name: str) -> str | None:
 
     Names: nsd, tcpserver, tcprules, mailfront, opendkim-testmsg, node, perl,
     mailauth, perl-mail-dkim (returns perl's path if Mail::DKIM and Net::DNS load),
+    perl-mail-dmarc (the same for Mail::DMARC::PurePerl),
     libopendkim (path of libopendkim.so.11), plus any other program name (PATH + sbin).
     """
     if name == "mailauth":
@@ -65,6 +66,11 @@ def find_tool(name: str) -> str | None:
     if name == "perl-mail-dkim":
         perl = _which("perl")
         if perl and _perl_has("Mail::DKIM::Verifier") and _perl_has("Net::DNS"):
+            return perl
+        return None
+    if name == "perl-mail-dmarc":
+        perl = _which("perl")
+        if perl and _perl_has("Mail::DMARC::PurePerl") and _perl_has("Net::DNS"):
             return perl
         return None
     if name == "libopendkim":
@@ -89,6 +95,7 @@ PROVIDERS = {
     "libopendkim": "apt-get install libopendkim11 (pulled in by opendkim-tools)",
     "perl": "apt-get install perl",
     "perl-mail-dkim": "apt-get install libmail-dkim-perl libnet-dns-perl",
+    "perl-mail-dmarc": "apt-get install libmail-dmarc-perl libnet-dns-perl",
     "node": "apt-get install nodejs (Node >= 18)",
     "mailauth": "npm install --prefix .ci/node mailauth@4.13.3 (or set MAILAUTH=/path/to/mailauth)",
 }
