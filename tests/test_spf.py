@@ -176,3 +176,42 @@ def test_select_record():
         spf.select_record([b"v=spf1 -all", b"V=SPF1 +all"])
     with pytest.raises(spf.PermError):
         spf.select_record([b"v=spf1 a:\xef.example -all"])
+
+
+# ---------------------------------------------------------------- hostile records
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_PIECES = st.sampled_from([
+    "v=spf1", " ", "  ", "a", "mx", "ptr", "ip4:", "ip6:", "include:", "exists:", "all", "-",
+    "~", "?", "+", "redirect=", "exp=", "/", "//", "24", "0", "129", ":", ".", "%{", "}",
+    "%%", "%_", "%-", "d", "i", "l", "s", "o", "h", "p", "v", "c", "r", "t", "1", "r",
+    "x.example.com", "example.com", "192.0.2.1", "::1", "2001:db8::", "\x00", "\xff", "=",
+    "%{d2}", "%{ir}", "%{p}", "%{l1r-}", "%{" + "9" * 5000 + "}", "a" * 70,
+])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_PIECES, max_size=30), st.sampled_from(["192.0.2.1", "2001:db8::1",
+                                                        "::ffff:192.0.2.1"]))
+def test_any_record_gives_a_result(pieces, ip):
+    record = "".join(pieces)
+    zone = {"h.example.com": [{"TXT": record}], "x.example.com": [{"A": "192.0.2.1"}],
+            "1.2.0.192.in-addr.arpa": [{"PTR": "x.example.com"}]}
+    try:
+        spf.parse_record(record)
+    except spf.PermError:
+        pass
+    r = spf.check_host(ip, "h.example.com", "u@h.example.com", "x.example.com",
+                       spfsuite.MemoryDns(zone), time.monotonic() + 5)
+    assert r.result in spf.RESULTS
+    assert not r.problem.startswith("internal error"), r.problem
+
+
+def test_broken_lookup_is_temperror():
+    def lookup(name, qtype, deadline):
+        raise RuntimeError("boom")
+    r = spf.check_host("192.0.2.1", "example.com", "a@example.com", "h", lookup, dl())
+    assert r.result == "temperror" and "internal error" in r.problem
+    r = spf.check_host(None, "example.com", "a@example.com", "h", lk(), dl())
+    assert r.result == "none"

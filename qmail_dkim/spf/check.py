@@ -161,9 +161,11 @@ def parse_macro_string(text, exp=False):
                 raise PermError("unknown macro letter %r" % m.group(1))
             if letter in _EXP_ONLY and not exp:
                 raise PermError("macro %%{%s} is allowed in exp= text only" % m.group(1))
-            digits = m.group(2)
-            if digits and int(digits) == 0:
+            digits = m.group(2).lstrip("0")
+            if m.group(2) and not digits:
                 raise PermError("macro with a zero label count")
+            if len(digits) > 3:
+                digits = "999"          # (any count over the labels takes them all)
             if lit:
                 out.append("".join(lit))
                 lit = []
@@ -455,8 +457,11 @@ class _Check:
             return ".".join("%X" % ((self.ip >> (4 * i)) & 15) for i in range(31, -1, -1))
         if letter == "p":
             if self._p is None:
-                names = self._ptr() or []
-                self._p = self._validated(names, domain, False) or "unknown"
+                try:
+                    names = self._ptr() or []
+                    self._p = self._validated(names, domain, False) or "unknown"
+                except TempError:
+                    self._p = "unknown"     # section 7.3: no validated name
             return self._p
         if letter == "v":
             return "in-addr" if self.ver == 4 else "ip6"
@@ -611,15 +616,18 @@ def check_host(ip, domain, sender, helo="", lookup=None, deadline=None,
     means postmaster). Never raises for DNS or record trouble: the result
     is one of RESULTS (see the module docstring)."""
     try:
-        c = _Check(ip, sender, helo, lookup, deadline, receiver)
-    except (ValueError, OSError):
-        return SpfResult("none", domain, problem="no usable client address %r" % ip)
+        c = _Check(ip, sender or "", helo or "", lookup, deadline, receiver)
+    except (ValueError, OSError, TypeError, AttributeError):
+        return SpfResult("none", domain, problem="no usable client address %r" % (ip,))
     try:
-        result, mech, exp, rdomain = c.check(domain)
+        result, mech, exp, rdomain = c.check(domain or "")
     except PermError as e:
         return SpfResult("permerror", domain, problem=str(e), lookups=c.terms, voids=c.voids)
     except TempError as e:
         return SpfResult("temperror", domain, problem=str(e), lookups=c.terms, voids=c.voids)
+    except Exception as e:      # our fault (or a broken lookup): temporary, never a traceback
+        return SpfResult("temperror", domain, problem="internal error: %s: %s"
+                         % (type(e).__name__, e), lookups=c.terms, voids=c.voids)
     problem = ""
     if result == "none":
         problem = ("no SPF record" if valid_domain(domain)
