@@ -26,6 +26,7 @@ Verify policy (verify/):
   verify.practice     ADSP / SSP (DKIMPRACTICE)
   verify.authresults  the Authentication-Results and DKIM-Status fields
   verify.dmarcverify  DMARCVERIFY: SPF + DMARC, local policy, their headers and log fields
+  verify.arcsealers   control/arcsealers: the trusted ARC sealers' word on DMARC
 
 DKIM mechanics, RFC 6376 / 8463 (dkim/): no environment, no files, no exit codes
   dkim.lib         importing dkimpy without its DNS plug-in (start-up time)

@@ -290,8 +290,8 @@ def protected_rcpt(rcpts):
 
 
 # Each override: f(dset, ctx) -> (RFC 9990 policy override type, comment) or None.
-# ctx has .rcpts, .deadline, .fields. ARC trusted sealers (control/arcsealers)
-# are to be added here.
+# ctx has .rcpts, .deadline, .fields, .arc (arc/chain.py's result or None),
+# .authors and .lookup.
 def _ov_forwarder(dset, ctx):
     hit = trusted_forwarder(dset, ctx.deadline)
     return ("trusted_forwarder", "control/dmarcforwarders " + hit) if hit else None
@@ -302,12 +302,21 @@ def _ov_postmaster(dset, ctx):
     return ("local_policy", "mail to " + hit) if hit else None
 
 
-OVERRIDES = [_ov_postmaster, _ov_forwarder]
+def _ov_arc_sealer(dset, ctx):
+    if ctx.arc is None:
+        return None
+    from qmail_dkim.verify import arcsealers
+    hit = arcsealers.vouch(ctx.arc, ctx.authors, dset.controldir, ctx.lookup, ctx.deadline)
+    return ("trusted_forwarder", hit) if hit else None
+
+
+OVERRIDES = [_ov_postmaster, _ov_forwarder, _ov_arc_sealer]
 
 
 class _Ctx:
-    def __init__(self, rcpts, deadline, fields):
+    def __init__(self, rcpts, deadline, fields, arc=None, authors=(), lookup=None):
         self.rcpts, self.deadline, self.fields = rcpts, deadline, fields
+        self.arc, self.authors, self.lookup = arc, authors, lookup
 
 
 # ------------------------------------------------------------- the check
@@ -411,11 +420,12 @@ def dmarc_spec(res, disposition, override):
 _POLICY_LETTER = {"reject": "R", "quarantine": "Q", "none": "N"}
 
 
-def check(dset, fields, sigs, lookup, deadline, read_envelope, spf_lookup=None):
+def check(dset, fields, sigs, lookup, deadline, read_envelope, spf_lookup=None, arc=None):
     """SPF + DMARC for one message. `sigs`: [(result word, d, s)] one per
     DKIM signature; `lookup(name)` TXT lookups inside the message's DNS
     budget (absolute `deadline`); `read_envelope()` -> envelope bytes;
-    `spf_lookup(name, qtype, deadline)` replaces DNS for SPF (tests)."""
+    `spf_lookup(name, qtype, deadline)` replaces DNS for SPF (tests);
+    `arc` the ARC chain's result (arc/chain.py; None without ARC fields)."""
     from qmail_dkim.dmarc.evaluate import evaluate
     out = DmarcOutcome()
     envelope = read_envelope() if read_envelope is not None else None
@@ -438,13 +448,16 @@ def check(dset, fields, sigs, lookup, deadline, read_envelope, spf_lookup=None):
         conds.append("S")
     code = _letters_hit(dset.letters, conds)
     override = None
+    ctx = _Ctx(rcpts, deadline, fields, arc, res.authors, lookup)
     if code is not None:
-        ctx = _Ctx(rcpts, deadline, fields)
         for ov in OVERRIDES:
             override = ov(dset, ctx)
             if override:
                 code = None
                 break
+    elif res.result == "fail" and arc is not None:
+        # nothing to reject, but the headers say who vouched for the message
+        override = _ov_arc_sealer(dset, ctx)
     if res.result == "fail" and res.testing and res.published != res.policy and not override:
         override = ("policy_test_mode", "t=y: %s applied as %s" % (res.published, res.policy))
     if code == exits.REJECT_PERM:

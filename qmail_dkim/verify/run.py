@@ -112,7 +112,8 @@ def run(env, spool, now=None, lookup=None, read_envelope=None, spf_lookup=None):
         sigs = [(w, sig.d or _str(_sig_values(sig)[0]), sig.s or _str(_sig_values(sig)[1]))
                 for w, sig in zip(words, results)]
         dset.receiver = servid
-        dm = dmarcverify.check(dset, fields, sigs, lookup, deadline, read_envelope, spf_lookup)
+        dm = dmarcverify.check(dset, fields, sigs, lookup, deadline, read_envelope, spf_lookup,
+                               arc=arc)
         specs += dm.specs
     if arc is not None:
         if not specs:
