@@ -27,12 +27,15 @@ def home(home, monkeypatch):
     return home
 
 
+def list_changed():
+    """example.com's signed message, its Subject tagged by a list: DKIM now fails."""
+    return dkimpy_sign(MSG).replace(b"Subject: test message", b"Subject: [list] test message")
+
+
 @functools.lru_cache(maxsize=None)
 def listed_message(results=VOUCH, sealer=b"lists.example.org", key=None):
-    """example.com's signed message, its Subject tagged by the list (DKIM now
-    fails), sealed by the list with `results` as what it saw."""
-    signed = dkimpy_sign(MSG).replace(b"Subject: test message", b"Subject: [list] test message")
-    return seal(signed, key or LIST_KEY, sealer, results=results)
+    """list_changed(), sealed by the list with `results` as what it saw."""
+    return seal(list_changed(), key or LIST_KEY, sealer, results=results)
 
 
 def trust(home, text):
