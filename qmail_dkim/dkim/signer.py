@@ -78,11 +78,16 @@ def copied_headers(fields, include):
     return b"|".join(items)
 
 
-def make_signature(fields, key, domain, selector, opts, include, body_hash,
-                   body_length, now):
-    """Return the DKIM-Signature header line(s), LF line ends, folded LF+TAB."""
+def tag_list(algorithm, domain, selector, opts, include, fields=None, body_hash=None,
+             body_length=None, now=None):
+    """The signature's tags, in order, as (tag, value) byte pairs; b= empty.
+
+    make_signature() passes every value. qmail-dkim-check passes only what is
+    known before the body is read: a value left out (None) becomes a
+    <placeholder> such as t=<now> or bh=<body hash>.
+    """
     head_c, body_c = opts.canon
-    tags = [(b"v", b"1"), (b"a", key.algorithm),
+    tags = [(b"v", b"1"), (b"a", algorithm),
             (b"c", ("%s/%s" % (head_c, body_c)).encode()),
             (b"d", domain.encode("ascii")), (b"s", selector.encode("ascii", "replace"))]
     if opts.qtag:
@@ -90,17 +95,26 @@ def make_signature(fields, key, domain, selector, opts, include, body_hash,
     if opts.identity:
         tags.append((b"i", opts.identity.encode("utf-8")))
     if opts.ttag:
-        tags.append((b"t", b"%d" % now))
+        tags.append((b"t", b"<now>" if now is None else b"%d" % now))
     if opts.expire is not None:
-        tags.append((b"x", b"%d" % (now + opts.expire)))
+        tags.append((b"x", b"<now+%d>" % opts.expire if now is None else b"%d" % (now + opts.expire)))
     if opts.length:
-        tags.append((b"l", b"%d" % body_length))
+        tags.append((b"l", b"<body length>" if body_length is None else b"%d" % body_length))
     tags.append((b"h", b":".join(include)))
     if opts.ztag:
-        tags.append((b"z", copied_headers(fields, include)))
-    tags.append((b"bh", base64.b64encode(body_hash)))
+        tags.append((b"z", b"<copied header fields>" if fields is None
+                     else copied_headers(fields, include)))
+    tags.append((b"bh", b"<body hash>" if body_hash is None else base64.b64encode(body_hash)))
     tags.append((b"b", b""))
+    return tags
 
+
+def make_signature(fields, key, domain, selector, opts, include, body_hash,
+                   body_length, now):
+    """Return the DKIM-Signature header line(s), LF line ends, folded LF+TAB."""
+    tags = tag_list(key.algorithm, domain, selector, opts, include, fields, body_hash,
+                    body_length, now)
+    head_c, body_c = opts.canon
     unsigned_value = fold(tags, b"\r\n")
     policy = dkim.canonicalization.CanonicalizationPolicy.from_c_value(
         ("%s/%s" % (head_c, body_c)).encode())

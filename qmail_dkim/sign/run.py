@@ -1,7 +1,10 @@
-"""Sign mode: from a spooled message to DKIM-Signature lines (contract 3).
+"""Sign mode: from a spooled message to DKIM-Signature lines (qmail-dkim(8), SIGNING).
 
-plan() decides (domain, key path, options) without signing, so that
-qmail-dkim-check runs the very same resolution; run() signs.
+prepare() is everything before the body is read: plan() (domain,
+control/dkimkeys, DKIMSIGNRCPTS, key paths, options), then every key job
+loaded and checked (key read, -z fit, i= in the signing domain, the
+DKIMSIGNEXTRA key). qmail-dkim (run()) and qmail-dkim-check both call
+prepare(), so the check can never say "sign" where qmail-dkim would not.
 """
 import os
 import time
@@ -40,14 +43,38 @@ class Plan:
         self.extra = None           # (Resolution, options) for DKIMSIGNEXTRA
         self.extra_note = None      # why the extra signature is dropped
         self.rcpt = None            # the DKIMSIGNRCPTS match
+        # Set by prepare():
+        self.jobs = None            # [Job]: the signature(s) to make, keys loaded
+        self.warnings = None        # the log line's warning= items
+        self.include = None         # header field names to sign (h=)
+
+
+class Job:
+    """One signature: where its key is, its options, the loaded key."""
+
+    def __init__(self, resolution, options, key):
+        self.resolution = resolution
+        self.options = options
+        self.key = key
 
 
 def control_path(env, name):
     return os.path.join(env.get("CONTROLDIR") or "control", name)
 
 
-def read_dkimkeys(env):
+def _unreadable(readable, path):
+    """qmail-dkim-check -u: `readable(path)` says why another user could not
+    open `path` (None: it could, or the file does not exist and the user may
+    look for it); qmail-dkim passes no such callable."""
+    if readable is not None:
+        why = readable(path)
+        if why:
+            raise QmailDkimExit(exits.CONFIG_ERROR, "cannot read %s: %s" % (path, why), key=path)
+
+
+def read_dkimkeys(env, readable=None):
     path = control_path(env, "dkimkeys")
+    _unreadable(readable, path)
     try:
         with open(path, "r", encoding="utf-8", errors="replace") as f:
             text = f.read()
@@ -77,7 +104,8 @@ def parse_options(env, var):
         raise QmailDkimExit(exits.CONFIG_ERROR, str(e))
 
 
-def plan(env, fields, template, envelope=None, exists=keypath.file_exists, overflow=False):
+def plan(env, fields, template, envelope=None, exists=keypath.file_exists, overflow=False,
+         readable=None):
     """Decide; raises Unsigned or QmailDkimExit. `envelope` is a callable
     returning the envelope bytes (read only when DKIMSIGNRCPTS is set)."""
     p = Plan()
@@ -107,7 +135,7 @@ def plan(env, fields, template, envelope=None, exists=keypath.file_exists, overf
         raise Unsigned("%s: %r" % (bad, p.domain[:80]))
 
     if "NODKIMKEYS" not in env:
-        rule = match_dkimkeys(read_dkimkeys(env), p.domain)
+        rule = match_dkimkeys(read_dkimkeys(env, readable), p.domain)
         if rule:
             p.dkimkeys_rule = rule
             p.template = rule[0]
@@ -143,8 +171,9 @@ def plan(env, fields, template, envelope=None, exists=keypath.file_exists, overf
     return p
 
 
-def _load(path, opts):
+def _load(path, opts, readable=None):
     from qmail_dkim.dkim import privkey as keyfile
+    _unreadable(readable, path)
     try:
         key = keyfile.load_private_key(path)
     except keyfile.KeyFileError as e:
@@ -162,53 +191,74 @@ def _check_identity(opts, domain):
             raise QmailDkimExit(exits.CONFIG_ERROR, bad)
 
 
-def run(env, spool, template, envelope=None):
-    """Sign mode for one message -> Outcome (exit_code None: queue it)."""
-    try:
-        p = plan(env, spool.fields, template, envelope, overflow=spool.overflow)
-    except Unsigned as u:
-        log = [("result", "unsigned"), ("reason", u.reason)]
-        if "tried" in u.fields:
-            log.append(("tried", u.fields["tried"]))
-        return Outcome(log=log)
-
-    from qmail_dkim.dkim import bodyhash
-    from qmail_dkim.dkim import signer
-    jobs = [(p.resolution, p.options)]
+def load_jobs(p, readable=None):
+    """Load and check every key job of a plan (main, then DKIMSIGNEXTRA), in
+    that order: i= in the signing domain, key readable and parsable, -z
+    matching the key. Raises QmailDkimExit (55). Returns (jobs, warnings)."""
+    pairs = [(p.resolution, p.options)]
     if p.extra:
-        jobs.append(p.extra)
-    keys = []
+        pairs.append(p.extra)
+    jobs = []
     warnings = []
-    for res, opts in jobs:
+    for res, opts in pairs:
         _check_identity(opts, res.domain)
-        key = _load(res.path, opts)
+        key = _load(res.path, opts, readable)
         if key.world_readable:
             warnings.append("key %s is world-readable" % res.path)
         warnings.extend(opts.warnings)
-        keys.append(key)
+        jobs.append(Job(res, opts, key))
+    if p.extra_note:
+        warnings.append(p.extra_note)
+    return jobs, warnings
 
-    include = headerset.select(spool.fields, p.env.get("EXCLUDE_DKIMSIGN"))
+
+def prepare(env, fields, template, envelope=None, exists=keypath.file_exists, overflow=False,
+            readable=None):
+    """Everything before the body: plan() plus load_jobs(). Raises Unsigned
+    or QmailDkimExit. `exists` and `readable` let qmail-dkim-check ask as
+    another user (-u); qmail-dkim uses the defaults."""
+    p = plan(env, fields, template, envelope, exists, overflow, readable)
+    p.jobs, p.warnings = load_jobs(p, readable)
+    p.include = headerset.select(fields, p.env.get("EXCLUDE_DKIMSIGN"))
+    return p
+
+
+def unsigned_log(u):
+    log = [("result", "unsigned"), ("reason", u.reason)]
+    if "tried" in u.fields:
+        log.append(("tried", u.fields["tried"]))
+    return log
+
+
+def run(env, spool, template, envelope=None):
+    """Sign mode for one message -> Outcome (exit_code None: queue it)."""
+    try:
+        p = prepare(env, spool.fields, template, envelope, overflow=spool.overflow)
+    except Unsigned as u:
+        return Outcome(log=unsigned_log(u))
+
+    from qmail_dkim.dkim import bodyhash
+    from qmail_dkim.dkim import signer
     hashers = {}
-    for res, opts in jobs:
-        hashers.setdefault(opts.canon[1], bodyhash.BodyHasher(opts.canon[1], "sha256"))
+    for job in p.jobs:
+        canon = job.options.canon[1]
+        hashers.setdefault(canon, bodyhash.BodyHasher(canon, "sha256"))
     bodyhash.hash_bodies(spool, list(hashers.values()))
 
     now = int(time.time())
     lines = []
-    for (res, opts), key in zip(jobs, keys):
-        bh = hashers[opts.canon[1]]
+    for job in p.jobs:
+        bh = hashers[job.options.canon[1]]
         lines.append(signer.make_signature(
-            spool.fields, key, res.domain, res.selector, opts, include,
-            bh.digest(), bh.length, now))
+            spool.fields, job.key, job.resolution.domain, job.resolution.selector, job.options,
+            p.include, bh.digest(), bh.length, now))
     log = [("result", "signed"),
-           ("d", [r.domain for r, _ in jobs]),
-           ("s", [r.selector for r, _ in jobs]),
-           ("a", [k.algorithm.decode() for k in keys]),
-           ("key", [r.path for r, _ in jobs])]
+           ("d", [j.resolution.domain for j in p.jobs]),
+           ("s", [j.resolution.selector for j in p.jobs]),
+           ("a", [j.key.algorithm.decode() for j in p.jobs]),
+           ("key", [j.resolution.path for j in p.jobs])]
     if p.rcpt:
         log.append(("rcpt", p.rcpt))
-    if p.extra_note:
-        warnings.append(p.extra_note)
-    if warnings:
-        log.append(("warning", "; ".join(warnings)))
+    if p.warnings:
+        log.append(("warning", "; ".join(p.warnings)))
     return Outcome(prepend=b"".join(lines), log=log)

@@ -1,223 +1,605 @@
-"""qmail-dkim-check: why is (or isn't) my mail signed? See qmail-dkim-check(8).
+"""qmail-dkim-check: will my mail be signed, and will receivers accept the
+signature? See qmail-dkim-check(8).
 
-It runs the same decision code as qmail-dkim (sign.plan, keypath.resolve,
-keyfile.load_private_key), adding only the explanations: each key path and
-why it was taken or passed over, whether a given user can read the key, what
-DNS publishes for it, and the tags a signature would carry. The last line is
+It runs qmail-dkim's own sign preparation (sign.run.prepare: mode, domain,
+control/dkimkeys, the % rule, options, every key loaded and checked) and adds
+only the explanations: each key path and why it was taken or passed over,
+whether a given user can run qmail-dkim and read what it reads, what DNS
+publishes for each key, and the tags a signature would carry. The last line
+and the exit status say what happens to the mail (EXIT CODES below and in
+the man page):
 
-    result=sign d=... s=... key=...
-    result=unsigned reason="..."
-    result=error reason="..." exit=NN      (qmail-dkim would fail temporarily/permanently)
+    result=sign d=... s=... key=... published=match        0
+    result=sign ... published=missing|mismatch|unusable    1  receivers will fail
+    result=unsigned reason="..."                           2
+    result=error reason="..." exit=NN smtp="451 ..."       3  qmail-dkim gives up
+    result=sign ... published=unknown                      4  DNS did not answer
 """
+import errno
 import getopt
 import os
 import pwd
 import stat
 import sys
-import time
 
-from qmail_dkim import exits, logline, mode as modes
-from qmail_dkim.sign import headers as headerset
-from qmail_dkim.sign import keypath
-from qmail_dkim.sign import run as sign
+from qmail_dkim import __version__, exits, logline, mode as modes
 from qmail_dkim.exits import QmailDkimExit
 
-USAGE = "usage: qmail-dkim-check [-u user] [-r rulesfile -i ip] address|messagefile"
+# EXIT CODES (qmail-dkim-check(8)).
+SIGNED = 0          # signed, and the published key matches every private key
+KEY_FAILS = 1       # signed, but receivers will fail the signature
+UNSIGNED = 2        # queued without a signature (or qmail-dkim not in the path)
+ERROR = 3           # qmail-dkim would exit with an error: the message is refused
+DNS_UNKNOWN = 4     # signed, but the published key could not be fetched
+USAGE = 64
+
+USAGE_TEXT = ("usage: qmail-dkim-check [-u user] [-r rulesfile -i ip] address|messagefile\n"
+              "       qmail-dkim-check --help | --version\n")
+HELP_TEXT = USAGE_TEXT + """
+Says whether qmail-dkim would sign mail from this address (or this message
+file), why or why not, and whether receivers will accept the signature.
+  -u user       check as the user qmail-smtpd runs as (usually qmaild)
+  -r file -i ip take the environment from the tcprules source file rule
+                tcpserver would apply to a client at ip (e.g. /etc/tcp.smtp)
+Exit status: 0 signed and the published key matches; 1 signed but receivers
+will fail (key not published or not matching); 2 unsigned; 3 qmail-dkim would
+refuse the message (exit code and SMTP reply shown); 4 signed, published key
+not checked (DNS did not answer); 64 usage.
+See qmail-dkim-check(8): man 8 qmail-dkim-check
+"""
+
+# What qmail-smtpd answers for a qmail-queue exit code (qmail.c, qmail_close).
+SMTP_REPLY = {
+    exits.REJECT_PERM: "554 mail server permanently rejected message (#5.3.0)",
+    exits.NO_MEMORY: "451 qq out of memory (#4.3.0)",
+    exits.TIMEOUT: "451 qq timeout (#4.3.0)",
+    exits.WRITE_ERROR: "451 qq write error or disk full (#4.3.0)",
+    exits.READ_ERROR: "451 qq read error (#4.3.0)",
+    exits.CONFIG_ERROR: "451 qq unable to read configuration (#4.3.0)",
+    exits.NO_CHDIR: "451 qq trouble in home directory (#4.3.0)",
+    exits.REJECT_TEMP: "451 mail server temporarily rejected message (#4.3.0)",
+    exits.INTERNAL_BUG: "451 qq internal bug (#4.3.0)",
+    exits.CANNOT_RUN_CHILD: "451 unable to exec qq (#4.3.0)",
+}
+
+
+def smtp_reply(code, env=None, reason=None):
+    """The SMTP reply qmail-smtpd gives when qmail-dkim exits `code`."""
+    if env is not None and "DKIMCUSTOMERROR" in env and code in exits.TEXTS:
+        text = exits.custom_error_text(code, reason)
+        return ("554 " if text[0] == "D" else "451 ") + text[1:]
+    if code in SMTP_REPLY:
+        return SMTP_REPLY[code]
+    if 11 <= code <= 40:
+        return "554 qq permanent problem (#5.3.0)"
+    return "451 qq temporary problem (#4.3.0)"
+
+
+class Done(Exception):
+    """The check's verdict: the last line's fields and the exit status."""
+
+    def __init__(self, status, result, **fields):
+        super().__init__(result)
+        self.status = status
+        self.result = result
+        self.fields = fields
+
+
+class Usage(Exception):
+    pass
 
 
 def say(text=""):
     sys.stdout.write(text + "\n")
 
 
-def readable_by(path, user):
-    """None if `user` (a pwd entry) can read `path`, else the reason.
+def refused(code, reason, env=None):
+    """Done for "qmail-dkim would exit `code`": names the SMTP reply."""
+    custom = env is not None and "DKIMCUSTOMERROR" in env and code in exits.TEXTS
+    reply = smtp_reply(code, env, reason)
+    say("qmail-dkim would exit %d%s: %s; the client gets \"%s\"%s"
+        % (exits.CUSTOM_ERROR if custom else code,
+           " (DKIMCUSTOMERROR, for %d)" % code if custom else "",
+           "permanent" if reply.startswith("5") else "temporary", reply,
+           ", a bounce to the sender" if reply.startswith("5")
+           else ", and retries later (the mail waits in the client's queue)"))
+    return Done(ERROR, "error", reason=reason, exit=exits.CUSTOM_ERROR if custom else code,
+                smtp=reply)
 
-    Decided from the permission bits of the file and of every directory on
-    the way (search permission), with the user's primary and supplementary
-    groups -- the same rule the kernel applies, without switching user.
-    """
-    if user.pw_uid == 0:
+
+# ------------------------------------------------------------ permissions
+
+class Access:
+    """What `user` (a pwd entry) may do with a path, decided from the
+    permission bits of the file and of every directory on the way (search
+    permission), with the user's primary and supplementary groups -- the
+    kernel's rule, without switching user. ACLs are not read."""
+
+    def __init__(self, user):
+        import grp
+        self.user = user
+        self.gids = {user.pw_gid} | {g.gr_gid for g in grp.getgrall()
+                                     if user.pw_name in g.gr_mem}
+
+    def _allowed(self, st, bit):
+        if self.user.pw_uid == 0:
+            return bit != stat.S_IXOTH or stat.S_ISDIR(st.st_mode) or st.st_mode & 0o111
+        if st.st_uid == self.user.pw_uid:
+            return st.st_mode & (bit << 6)
+        if st.st_gid in self.gids:
+            return st.st_mode & (bit << 3)
+        return st.st_mode & bit
+
+    def _denied(self, path, st, what):
+        u = self.user
+        return ("%s has mode %03o owner %s group %s; %s (uid %d gid %d) lacks %s permission"
+                % (path, stat.S_IMODE(st.st_mode), _owner(st.st_uid), _group(st.st_gid),
+                   u.pw_name, u.pw_uid, u.pw_gid, what))
+
+    def search(self, path):
+        """None if the user can reach `path` (search permission on every
+        directory above it, symbolic links followed), else the reason."""
+        full = os.path.abspath(path)
+        parts = full.split("/")
+        for i in range(2, len(parts)):
+            p = "/".join(parts[:i]) or "/"
+            try:
+                st = os.stat(p)
+            except OSError as e:
+                return "%s: %s" % (p, e.strerror)
+            if not self._allowed(st, stat.S_IXOTH):
+                return self._denied(p, st, "search (x)")
+            real = os.path.realpath(p)
+            if real != p:
+                why = self.search(os.path.join(real, "x"))
+                if why:
+                    return why
         return None
-    import grp
-    gids = {user.pw_gid} | {g.gr_gid for g in grp.getgrall() if user.pw_name in g.gr_mem}
-    full = os.path.abspath(path)
-    parts = full.split("/")
-    for i in range(2, len(parts) + 1):
-        p = "/".join(parts[:i]) or "/"
+
+    def _final(self, path, bit, what, missing_ok=False):
+        why = self.search(path)
+        if why:
+            return why
         try:
-            st = os.stat(p)
+            st = os.stat(path)
+        except FileNotFoundError:
+            return None if missing_ok else "%s: does not exist" % path
         except OSError as e:
-            return "%s: %s" % (p, e.strerror)
-        need = stat.S_IROTH if i == len(parts) else stat.S_IXOTH
-        if st.st_uid == user.pw_uid:
-            ok = st.st_mode & (need << 6)
-        elif st.st_gid in gids:
-            ok = st.st_mode & (need << 3)
-        else:
-            ok = st.st_mode & need
-        if not ok:
-            what = "read" if i == len(parts) else "search (x)"
-            return ("Permission denied: %s has mode %03o owner %d group %d; %s (uid %d gid %d) "
-                    "lacks %s permission" % (p, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid,
-                                               user.pw_name, user.pw_uid, user.pw_gid, what))
+            return "%s: %s" % (path, e.strerror)
+        if not self._allowed(st, bit):
+            return self._denied(path, st, what)
+        return None
+
+    def read(self, path):
+        """None if the user can open `path` for reading (or it does not
+        exist and the user may look for it: qmail-dkim then decides)."""
+        return self._final(path, stat.S_IROTH, "read", missing_ok=True)
+
+    def execute(self, path):
+        return self._final(path, stat.S_IXOTH, "execute (x)")
+
+    def write_dir(self, path):
+        why = self._final(path, stat.S_IWOTH, "write")
+        return why or self._final(path, stat.S_IXOTH, "search (x)")
+
+    def exists(self, path):
+        """keypath.file_exists as the user: a path it may not look at counts
+        as existing (qmail-dkim then fails reading it, with the reason)."""
+        from qmail_dkim.sign import keypath
+        if self.search(path):
+            return True
+        return keypath.file_exists(path)
+
+
+def _owner(uid):
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _group(gid):
+    import grp
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def readable_by(path, user):
+    """None if `user` (a pwd entry) can read `path`, else the reason."""
+    return Access(user).read(path)
+
+
+# ------------------------------------------------------------ arguments
+
+class Args:
+    def __init__(self):
+        self.user = None        # pwd entry (-u)
+        self.rules = None       # -r
+        self.ip = None          # -i
+        self.target = None      # address or message file
+
+
+def parse_args(argv):
+    """Args, or raises Usage; prints --help / --version and returns None."""
+    try:
+        opts, rest = getopt.getopt(argv, "u:r:i:h", ["help", "version"])
+    except getopt.GetoptError as e:
+        raise Usage(e.msg)
+    o = dict(opts)
+    if "--help" in o or "-h" in o:
+        sys.stdout.write(HELP_TEXT)
+        return None
+    if "--version" in o:
+        say("qmail-dkim-check (qmail-dkim) %s" % __version__)
+        return None
+    if len(rest) != 1:
+        raise Usage("give one address or message file" if not rest
+                    else "one address or message file, not %d" % len(rest))
+    if ("-r" in o) != ("-i" in o):
+        raise Usage("-r and -i go together")
+    a = Args()
+    a.rules, a.ip, a.target = o.get("-r"), o.get("-i"), rest[0]
+    if "-u" in o:
+        try:
+            a.user = pwd.getpwnam(o["-u"])
+        except KeyError:
+            raise Usage("no such user %s" % o["-u"])
+    return a
+
+
+def spool_message(arg, env):
+    """(Spool, description), spooled to $TMPDIR by qmail-dkim's own code, so
+    that header parsing and its bounds are the same: an existing file is a
+    message, anything else a From address."""
+    from qmail_dkim.spool import Spool
+    tmpdir = env.get("TMPDIR") or "/tmp"
+    if os.path.isfile(arg):
+        try:
+            fd = os.open(arg, os.O_RDONLY)
+        except OSError as e:
+            raise Usage("cannot read %s: %s" % (arg, e.strerror))
+        what = "message file %s" % arg
+    else:
+        data = b"From: <%s>\n\n" % arg.encode("utf-8", "replace")[:8192]
+        fd, w = os.pipe()
+        os.write(w, data)
+        os.close(w)
+        what = "address %s" % arg
+    try:
+        return Spool.from_fd(fd, tmpdir), what
+    except QmailDkimExit as e:
+        raise refused(e.code, e.reason, env)
+    finally:
+        os.close(fd)
+
+
+# ------------------------------------------------------------ the steps
+
+def rules_environment(args, env):
+    """The environment tcpserver gives a client at args.ip, and the rule's
+    QMAILQUEUE (None: not set). Raises Done for a deny rule."""
+    from qmail_dkim.tools import tcprules
+    try:
+        with open(args.rules, encoding="utf-8", errors="replace") as f:
+            rule = tcprules.rule_for(f.read(), args.ip)
+    except OSError as e:
+        raise Usage("cannot read %s: %s" % (args.rules, e.strerror))
+    except tcprules.RulesError as e:
+        raise Usage("%s: %s" % (args.rules, e))
+    env = dict(env)
+    for var in ("RELAYCLIENT", "AUTHINFO", "DKIMSIGN", "DKIMKEY", "DKIMVERIFY", "QMAILQUEUE"):
+        env.pop(var, None)
+    if rule is None:
+        say("rules: no rule in %s matches %s (tcpserver would set no variables)"
+            % (args.rules, args.ip))
+        return env
+    n, addr, action, renv = rule
+    say("rules: %s line %d (%s): %s %s" % (args.rules, n, addr or "the empty rule", action,
+                                          " ".join("%s=%s" % kv for kv in renv.items())))
+    if action == "deny":
+        raise Done(ERROR, "error", reason="tcpserver denies %s" % args.ip, exit="-",
+                   smtp="none: tcpserver closes the connection")
+    env.update(renv)
+    return env
+
+
+def is_qmail_dkim(path):
+    """Does `path` run qmail-dkim (our program or a link to it)?"""
+    if os.path.basename(os.path.realpath(path)) == "qmail-dkim":
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return b"qmail_dkim.main" in head
+
+
+def find_program(env, home, from_rules):
+    """The qmail-dkim that qmail-smtpd runs: QMAILQUEUE (relative to
+    QMAILHOME, where qmail-smtpd runs), else bin/qmail-dkim there, else the
+    one installed next to this command. Raises Done when the rules give
+    QMAILQUEUE to another program, or none."""
+    qq = env.get("QMAILQUEUE")
+    if from_rules and not qq:
+        say("QMAILQUEUE: not set by the rule: qmail-smtpd runs bin/qmail-queue")
+        raise Done(UNSIGNED, "unsigned",
+                   reason="the rule sets no QMAILQUEUE: qmail-dkim does not run")
+    if qq:
+        path = os.path.join(home, qq)
+        if not os.path.exists(path):
+            say("QMAILQUEUE: %s does not exist" % path)
+            raise refused(exits.CANNOT_RUN_CHILD, "QMAILQUEUE %s does not exist" % path)
+        if not is_qmail_dkim(path):
+            say("QMAILQUEUE: %s is not qmail-dkim" % path)
+            raise Done(UNSIGNED, "unsigned",
+                       reason="QMAILQUEUE=%s is another program: qmail-dkim does not run" % qq)
+        return path
+    for cand in (os.path.join(home, "bin/qmail-dkim"),
+                 os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])), "qmail-dkim")):
+        if os.path.exists(cand):
+            return cand
     return None
 
 
-def load_message(arg):
-    if os.path.isfile(arg):
-        with open(arg, "rb") as f:
-            return f.read(), "message file %s" % arg
-    return b"From: <%s>\n\n" % arg.encode("utf-8"), "address %s" % arg
-
-
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
+def interpreter(program, env):
+    """The interpreter on the program's #! line (env resolved through PATH),
+    or None when it has none."""
     try:
-        opts, args = getopt.getopt(argv, "u:r:i:")
-    except getopt.GetoptError as e:
-        sys.stderr.write("qmail-dkim-check: %s\n%s\n" % (e.msg, USAGE))
-        return 64
-    o = dict(opts)
-    if len(args) != 1 or (("-r" in o) != ("-i" in o)):
-        sys.stderr.write(USAGE + "\n")
-        return 64
-    env = dict(os.environ)
-    if "-r" in o:
-        from qmail_dkim.tools import tcprules
-        try:
-            with open(o["-r"], encoding="utf-8", errors="replace") as f:
-                rule = tcprules.rule_for(f.read(), o["-i"])
-        except (OSError, tcprules.RulesError) as e:
-            sys.stderr.write("qmail-dkim-check: %s: %s\n" % (o["-r"], e))
-            return 64
-        for var in ("RELAYCLIENT", "AUTHINFO", "DKIMSIGN", "DKIMKEY", "DKIMVERIFY"):
-            env.pop(var, None)
-        if rule is None:
-            say("rules: no rule in %s matches %s (tcpserver would use no variables)" % (o["-r"], o["-i"]))
-        else:
-            n, addr, action, renv = rule
-            say("rules: %s line %d %r: %s %s" % (o["-r"], n, addr, action,
-                                                 " ".join("%s=%s" % kv for kv in renv.items())))
-            if action == "deny":
-                return finish("error", reason="tcpserver denies %s" % o["-i"], exit="-")
-            env.update(renv)
-    user = None
-    if "-u" in o:
-        try:
-            user = pwd.getpwnam(o["-u"])
-        except KeyError:
-            sys.stderr.write("qmail-dkim-check: no such user %s\n" % o["-u"])
-            return 64
+        with open(program, "rb") as f:
+            first = f.readline(512)
+    except OSError:
+        return None
+    if not first.startswith(b"#!"):
+        return None
+    words = first[2:].decode("utf-8", "replace").split()
+    if not words:
+        return None
+    if os.path.basename(words[0]) == "env" and len(words) > 1:
+        import shutil
+        return shutil.which(words[1], path=env.get("PATH") or "/usr/bin:/bin") or words[1]
+    return words[0]
 
+
+def check_program(program, access, env):
+    """-u: can the user run qmail-dkim and its interpreter? qmail-smtpd
+    answers 451 "unable to exec qq" otherwise, and qmail-dkim logs nothing."""
+    if program is None:
+        say("program: qmail-dkim not found (give the rule's QMAILQUEUE with -r)")
+        return
+    real = os.path.realpath(program)
+    say("program: %s%s" % (program, "" if real == program else " -> " + real))
+    interp = interpreter(real, env)
+    if interp:
+        ireal = os.path.realpath(interp)
+        say("interpreter: %s%s" % (interp, "" if ireal == interp else " -> " + ireal))
+    if access is None:
+        return
+    name = access.user.pw_name
+    for what, path in (("qmail-dkim", program), ("qmail-dkim", real),
+                       ("its interpreter", interp), ("its interpreter", interp and os.path.realpath(interp))):
+        if not path:
+            continue
+        why = access.execute(path)
+        if why:
+            say("runnable by %s: NO - %s" % (name, why))
+            raise refused(exits.CANNOT_RUN_CHILD, "%s cannot run %s %s: %s" % (name, what, path, why))
+    import qmail_dkim
+    pkg = os.path.dirname(os.path.abspath(qmail_dkim.__file__))
+    why = access.read(os.path.join(pkg, "main.py"))
+    if why:
+        say("runnable by %s: NO - %s" % (name, why))
+        raise refused(exits.INTERNAL_BUG, "%s cannot read the qmail_dkim package: %s" % (name, why))
+    say("runnable by %s: yes" % name)
+
+
+def check_home(env, access):
     home = env.get("QMAILHOME") or "/var/qmail"
     try:
         os.chdir(home)
     except OSError as e:
-        return finish("error", reason="cannot change to QMAILHOME %s: %s" % (home, e.strerror),
-                      exit=exits.NO_CHDIR)
-    data, what = load_message(args[0])
-    from qmail_dkim.dkim.message import parse_header
-    fields, _ = parse_header(data)
-    mode, arg = modes.select(env)
-    say("input: %s" % what)
-    if mode != "sign":
-        say("mode: verify (%s)" % ("DKIMVERIFY=%s" % arg if "DKIMVERIFY" in env
-                                    else "no DKIMSIGN, DKIMKEY, RELAYCLIENT or AUTHINFO"))
-        return finish("unsigned", reason="qmail-dkim would verify, not sign")
-    say("mode: sign, key template %s" % arg)
+        raise refused(exits.NO_CHDIR, "cannot change to QMAILHOME %s: %s" % (home, e.strerror), env)
+    if access is not None:
+        why = access.search(os.path.join(os.path.abspath(home), "x"))
+        if why:
+            raise refused(exits.NO_CHDIR, "%s cannot change to QMAILHOME %s: %s"
+                          % (access.user.pw_name, home, why), env)
+    return home
 
+
+def check_tmpdir(env, access):
+    """-u: qmail-dkim spools the message to $TMPDIR (53 when it cannot).
+    Without -u, spool_message() spools there itself, as qmail-dkim does."""
+    tmpdir = env.get("TMPDIR") or "/tmp"
+    why = access.write_dir(tmpdir)
+    if why:
+        say("TMPDIR %s: NOT writable by %s - %s" % (tmpdir, access.user.pw_name, why))
+        raise refused(exits.WRITE_ERROR, "TMPDIR %s not writable by %s: %s"
+                      % (tmpdir, access.user.pw_name, why), env)
+    say("TMPDIR %s: writable by %s" % (tmpdir, access.user.pw_name))
+
+
+def check_queue_program(env, access):
+    """The program qmail-dkim runs after signing (bin/qmail-queue)."""
+    from qmail_dkim import child
+    prog = child.queue_argv([], env)[0]
+    if access is None:
+        why = None
+        try:
+            st = os.stat(prog)
+            if stat.S_ISDIR(st.st_mode) or not os.access(prog, os.X_OK):
+                why = os.strerror(errno.EACCES)
+        except OSError as e:
+            why = e.strerror
+    else:
+        why = access.execute(prog)
+    say("queue program %s: %s" % (prog, "runnable" if why is None else "NOT runnable - " + why))
+    if why:
+        raise refused(exits.CANNOT_RUN_CHILD, "cannot run queue program %s: %s" % (prog, why), env)
+
+
+def prepare(env, spool, template, access):
+    """sign.run.prepare -- qmail-dkim's own code -- with the key paths it
+    looked at recorded. Returns (plan, looked); raises Done."""
+    from qmail_dkim.sign import keypath
+    from qmail_dkim.sign import run as sign
     looked = []
+    base_exists = access.exists if access is not None else keypath.file_exists
 
     def exists(path):
-        ok = keypath.file_exists(path)
+        ok = base_exists(path)
         looked.append((path, ok))
         return ok
     try:
-        plan = sign.plan(env, fields, arg, envelope=lambda: b"", exists=exists)
+        p = sign.prepare(env, spool.fields, template, envelope=lambda: b"", exists=exists,
+                         overflow=spool.overflow,
+                         readable=access.read if access is not None else None)
     except sign.Unsigned as u:
-        show_paths(looked, None)
-        return finish("unsigned", reason=u.reason)
+        show_paths(looked, ())
+        raise Done(UNSIGNED, "unsigned", reason=u.reason)
     except QmailDkimExit as e:
-        show_paths(looked, None)
-        return finish("error", reason=e.reason, exit=e.code)
-    say("domain: %s%s" % (plan.domain, "" if plan.domain == plan.from_domain
-                            else " (From: domain %s)" % plan.from_domain))
-    if plan.dkimkeys_rule:
-        say("control/dkimkeys: chose %s %s" % plan.dkimkeys_rule)
-    show_paths(looked, plan.resolution.path)
-    res = plan.resolution
-    if user is not None:
-        why = readable_by(res.path, user)
-        say("readable by %s: %s" % (user.pw_name, "yes" if why is None else "NO - " + why))
-        if why:
-            return finish("error", reason="key %s not readable by %s: %s" % (res.path, user.pw_name, why),
-                          exit=exits.CONFIG_ERROR)
-    from qmail_dkim.dkim import privkey as keyfile
-    try:
-        key = keyfile.load_private_key(res.path)
-    except keyfile.KeyFileError as e:
-        return finish("error", reason="cannot use key %s" % e, exit=exits.CONFIG_ERROR)
-    say("key: %s, %s %d bits%s" % (res.path, key.kind, key.bits,
-                                   ", WORLD-READABLE" if key.world_readable else ""))
-    opts = plan.options
-    if opts.algorithm and opts.algorithm != key.kind:
-        return finish("error", reason="-z asks for %s but the key is %s" % (opts.algorithm, key.kind),
-                      exit=exits.CONFIG_ERROR)
-    show_dns(env, res, key)
-    include = headerset.select(fields, plan.env.get("EXCLUDE_DKIMSIGN"))
-    tags = ["v=1", "a=%s" % key.algorithm.decode(), "c=%s/%s" % opts.canon, "d=%s" % res.domain,
-            "s=%s" % res.selector]
-    if opts.qtag:
-        tags.append("q=dns/txt")
-    if opts.identity:
-        tags.append("i=%s" % opts.identity)
-    if opts.ttag:
-        tags.append("t=<now>")
-    if opts.expire is not None:
-        tags.append("x=<now+%d>" % opts.expire)
-    if opts.length:
-        tags.append("l=<body length>")
-    tags.append("h=%s" % b":".join(include).decode())
-    say("signature: " + "; ".join(tags))
-    for w in opts.warnings:
-        say("warning: " + w)
-    if plan.extra_note:
-        say("warning: " + plan.extra_note)
-    return finish("sign", d=res.domain, s=res.selector, key=res.path)
+        show_paths(looked, ())
+        raise refused(e.code, e.reason, env)
+    return p, looked
 
 
 def show_paths(looked, chosen):
+    seen = set()
     for path, ok in looked:
-        if path == chosen:
+        if path in seen:
+            continue
+        seen.add(path)
+        if path in chosen:
             say("key path: %s - exists, used" % path)
         else:
             say("key path: %s - %s" % (path, "exists" if ok else "does not exist"))
 
 
-def show_dns(env, res, key):
+def show_plan(p, looked, access):
+    from qmail_dkim.dkim import signer
+    say("domain: %s%s" % (p.domain, "" if p.domain == p.from_domain
+                          else " (From: domain %s)" % p.from_domain))
+    if p.dkimkeys_rule:
+        say("control/dkimkeys: chose %s %s" % (p.dkimkeys_rule[0], " ".join(
+            "%s=%s" % kv for kv in sorted(p.dkimkeys_rule[1].items()))))
+    show_paths(looked, {j.resolution.path for j in p.jobs})
+    for job in p.jobs:
+        key, res = job.key, job.resolution
+        if access is not None:
+            say("readable by %s: yes" % access.user.pw_name)
+        say("key: %s, %s %d bits%s" % (res.path, key.kind, key.bits,
+                                       ", WORLD-READABLE" if key.world_readable else ""))
+        tags = signer.tag_list(key.algorithm, res.domain, res.selector, job.options, p.include)
+        say("signature: " + "; ".join("%s=%s" % (t.decode(), v.decode("utf-8", "replace"))
+                                      for t, v in tags[:-1]) + "; b=<signature>")
+    for w in p.warnings:
+        say("warning: " + w)
+
+
+def dns_servers_text(env):
+    from qmail_dkim.dns import txt as dnstxt
+    value = env.get("DNSCACHEIP")
+    srv = dnstxt.servers(env)
+    names = " ".join(dnstxt._fmt(s) for s in srv)
+    if value and dnstxt._parse_dnscacheip(value):
+        return "%s (DNSCACHEIP)" % names
+    if value:
+        return "%s (DNSCACHEIP=%s has no usable address: %s used instead)" % (
+            names, logline.quote(value), dnstxt.RESOLV_CONF)
+    return "%s (%s)" % (names, dnstxt.RESOLV_CONF)
+
+
+def published(env, job):
+    """What DNS publishes for one signature: match, missing, mismatch,
+    unusable or unknown (DNS did not answer)."""
     from qmail_dkim.dns import txt as dnstxt
     from qmail_dkim.dkim import keyrecord
+    res = job.resolution
     name = "%s._domainkey.%s" % (res.selector, res.domain)
     ans = dnstxt.lookup_txt(name, env)
+    server = " from %s" % ans.server if getattr(ans, "server", None) else ""
+    if ans.status == "temp":
+        say("dns: %s TXT: no answer (%s)" % (name, ans.error))
+        return "unknown"
     if ans.status != "ok":
-        say("dns: %s TXT: %s %s" % (name, ans.status, ans.error))
-        return
+        say("dns: %s TXT%s: %s - receivers will fail the signature (publish the record"
+            " that dknewkey printed)" % (name, server, "no such name" if ans.status == "nxdomain"
+                                         else "no TXT record"))
+        return "missing"
     rec = None
     for txt in ans.records:
         try:
             rec = keyrecord.parse_key_record(txt)
             break
         except keyrecord.KeyRecordError as e:
-            say("dns: %s TXT: unusable record (%s): %s" % (name, e.letter, e.reason))
+            say("dns: %s TXT%s: unusable record: %s" % (name, server, e.reason))
     if rec is None:
-        return
-    import base64
-    match = rec.p == key.public_b64().encode()
-    say("dns: %s TXT: k=%s%s, public key %s" % (name, rec.k.decode(), " t=y (testing)" if rec.testing else "",
-                                              "matches the private key" if match else "DOES NOT MATCH the private key"))
+        return "unusable"
+    match = rec.p == job.key.public_b64().encode()
+    say("dns: %s TXT%s: k=%s%s, public key %s" % (
+        name, server, rec.k.decode("ascii", "replace"), " t=y (testing)" if rec.testing else "",
+        "matches the private key" if match
+        else "DOES NOT MATCH the private key - receivers will fail the signature"))
+    return "match" if match else "mismatch"
 
 
-def finish(result, **fields):
-    items = [("result", result)] + [(k, v) for k, v in fields.items() if v is not None]
+def check(args):
+    """Run the steps; always ends by raising Done."""
+    env = dict(os.environ)
+    access = Access(args.user) if args.user is not None else None
+    if args.rules:
+        env = rules_environment(args, env)
+    home = env.get("QMAILHOME") or "/var/qmail"
+    program = find_program(env, home, bool(args.rules))
+    check_program(program, access, env)
+    check_home(env, access)
+    mode, arg = modes.select(env)
+    if access is not None:
+        check_tmpdir(env, access)
+    spool, what = spool_message(args.target, env)
+    say("input: %s" % what)
+    if mode != "sign":
+        say("mode: verify (%s)" % ("DKIMVERIFY=%s" % arg if "DKIMVERIFY" in env
+                                   else "no DKIMSIGN, DKIMKEY, RELAYCLIENT or AUTHINFO"))
+        raise Done(UNSIGNED, "unsigned", reason="qmail-dkim would verify, not sign")
+    say("mode: sign, key template %s" % arg)
+    if "DKIMSIGNRCPTS" in env:
+        say("DKIMSIGNRCPTS: the check has no envelope, so no recipient matches")
+    p, looked = prepare(env, spool, arg, access)
+    spool.close()
+    show_plan(p, looked, access)
+    check_queue_program(env, access)
+    say("dns: asking %s" % dns_servers_text(env))
+    states = [published(env, job) for job in p.jobs]
+    status = SIGNED
+    if any(s in ("missing", "mismatch", "unusable") for s in states):
+        status = KEY_FAILS
+    elif "unknown" in states:
+        status = DNS_UNKNOWN
+    res = [j.resolution for j in p.jobs]
+    raise Done(status, "sign", d=[r.domain for r in res], s=[r.selector for r in res],
+               key=[r.path for r in res], published=states)
+
+
+def finish(done):
+    items = [("result", done.result)] + [(k, v) for k, v in done.fields.items() if v is not None]
     say(" ".join("%s=%s" % (k, logline.quote(v)) for k, v in items))
-    return 0 if result == "sign" else 1
+    return done.status
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = parse_args(argv)
+        if args is None:
+            return 0
+        check(args)
+    except Usage as e:
+        sys.stderr.write("qmail-dkim-check: %s\n%s" % (e, USAGE_TEXT))
+        return USAGE
+    except Done as d:
+        sys.stdout.flush()
+        return finish(d)
+    raise AssertionError("check() ends with Done")  # pragma: no cover
