@@ -125,7 +125,7 @@ def test_interpreter_not_runnable_by_user(public_home):
 
 def test_tmpdir_not_writable_by_user(public_home):
     tmp = public_home / "tmp"
-    tmp.mkdir(mode=0o755)
+    tmp.chmod(0o755)
     rc, out, last = check(public_home, "-u", "nobody", "joe@example.com", RELAYCLIENT="",
                           TMPDIR=str(tmp))
     assert rc == 3 and last["exit"] == "53" and last["smtp"].startswith("451 "), out
@@ -155,9 +155,9 @@ def test_identity_outside_domain_is_an_error(home):
 
 def test_custom_error_reply(home):
     rc, out, last = check(home, "joe@example.com", DKIMKEY="control/domainkeys/none",
-                          DKIMCUSTOMERROR="")
-    assert rc == 3 and last["exit"] == "88", out
-    assert last["smtp"] == "554 key file control/domainkeys/none does not exist (#5.3.5)"
+                          DKIMCUSTOMERROR="notqmail")
+    assert rc == 3 and last["exit"] == "82", out
+    assert last["smtp"] == "554 qmail-dkim: key file control/domainkeys/none does not exist (#5.3.5)"
     assert "permanent" in out and "bounce" in out
 
 

@@ -24,6 +24,7 @@ import sys
 
 from qmail_dkim import __version__, exits, logline, mode as modes
 from qmail_dkim.exits import QmailDkimExit
+from qmail_dkim.main import qmail_home
 
 # EXIT CODES (qmail-dkim-check(8)).
 SIGNED = 0          # signed, and the published key matches every private key
@@ -63,10 +64,19 @@ SMTP_REPLY = {
 }
 
 
+def custom(code, env):
+    """The custom-error protocol qmail-dkim would use for `code`: (exit
+    code, fd) or None (see exits.custom_protocol)."""
+    if env is None or code not in exits.TEXTS:
+        return None
+    proto = exits.custom_protocol(env)
+    return proto if isinstance(proto, tuple) else None
+
+
 def smtp_reply(code, env=None, reason=None):
     """The SMTP reply qmail-smtpd gives when qmail-dkim exits `code`."""
-    if env is not None and "DKIMCUSTOMERROR" in env and code in exits.TEXTS:
-        text = exits.custom_error_text(code, reason)
+    if custom(code, env):
+        text = exits.custom_error_text(code, reason).decode("utf-8", "replace")
         return ("554 " if text[0] == "D" else "451 ") + text[1:]
     if code in SMTP_REPLY:
         return SMTP_REPLY[code]
@@ -95,16 +105,15 @@ def say(text=""):
 
 def refused(code, reason, env=None):
     """Done for "qmail-dkim would exit `code`": names the SMTP reply."""
-    custom = env is not None and "DKIMCUSTOMERROR" in env and code in exits.TEXTS
+    proto = custom(code, env)
     reply = smtp_reply(code, env, reason)
     say("qmail-dkim would exit %d%s: %s; the client gets \"%s\"%s"
-        % (exits.CUSTOM_ERROR if custom else code,
-           " (DKIMCUSTOMERROR, for %d)" % code if custom else "",
+        % (proto[0] if proto else code,
+           " (DKIMCUSTOMERROR, for %d)" % code if proto else "",
            "permanent" if reply.startswith("5") else "temporary", reply,
            ", a bounce to the sender" if reply.startswith("5")
            else ", and retries later (the mail waits in the client's queue)"))
-    return Done(ERROR, "error", reason=reason, exit=exits.CUSTOM_ERROR if custom else code,
-                smtp=reply)
+    return Done(ERROR, "error", reason=reason, exit=proto[0] if proto else code, smtp=reply)
 
 
 # ------------------------------------------------------------ permissions
@@ -396,7 +405,7 @@ def check_program(program, access, env):
 
 
 def check_home(env, access):
-    home = env.get("QMAILHOME") or "/var/qmail"
+    home = qmail_home(env)
     try:
         os.chdir(home)
     except OSError as e:
@@ -551,7 +560,7 @@ def check(args):
     access = Access(args.user) if args.user is not None else None
     if args.rules:
         env = rules_environment(args, env)
-    home = env.get("QMAILHOME") or "/var/qmail"
+    home = qmail_home(env)
     program = find_program(env, home, bool(args.rules))
     check_program(program, access, env)
     check_home(env, access)
