@@ -215,3 +215,15 @@ def test_broken_lookup_is_temperror():
     assert r.result == "temperror" and "internal error" in r.problem
     r = spf.check_host(None, "example.com", "a@example.com", "h", lk(), dl())
     assert r.result == "none"
+
+
+def test_deadline_through_real_client(blackhole):
+    """A DNS server that never answers: check_host ends with temperror within
+    the caller's absolute deadline, whatever the per-lookup timeout."""
+    from qmail_dkim.dns import client
+    lookup = client.spf_lookup({"DNSCACHEIP": blackhole.dnscacheip}, timeout=30)
+    t0 = time.monotonic()
+    r = spf.check_host("192.0.2.1", "example.com", "a@example.com", "h", lookup, t0 + 0.4)
+    took = time.monotonic() - t0
+    assert r.result == "temperror" and "timeout" in r.problem
+    assert 0.3 < took < 0.9
