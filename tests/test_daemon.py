@@ -7,6 +7,7 @@ either queued exactly once or not at all with a temporary exit.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -67,9 +68,11 @@ def _env(home, qd, env, knobs):
     return {k: v for k, v in full.items() if v is not None}
 
 
+_QD_NUMBERS = itertools.count()        # thread-safe in CPython: one per double
+
+
 def new_qd(home):
-    qd = QueueDouble(home / ("qq%d" % len(list(home.glob("qq*-qmail-queue")))),
-                     python=queue_double_python())
+    qd = QueueDouble(home / ("qq%d" % next(_QD_NUMBERS)), python=queue_double_python())
     os.chmod(qd.dir, 0o1777)
     return qd
 
@@ -320,3 +323,135 @@ def test_custom_error_runs_in_process(dkimd, home):
     req = dclient.encode_request([b"qmail-dkim"], {b"DKIMCUSTOMERROR": b"notqmail"}, b"/", 0o22)
     with pytest.raises(dserver.RequestError):
         dserver.parse_request(req)
+
+
+# ------------------------------------------------------------ faults
+
+def _wait(cond, timeout=20.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def test_hung_server_runs_in_process_after_the_bound(home):
+    with Dkimd() as d:
+        os.kill(d.pid, signal.SIGSTOP)
+        try:
+            r = run(home, dict(RELAY, DKIMSOCKET=d.socket, DKIMSOCKETTIMEOUT="0.5"))
+        finally:
+            os.kill(d.pid, signal.SIGCONT)
+        assert r.rc == 0 and "result=signed" in r.log
+        assert r.stored[0].info["ppid"] == r.pid          # in-process
+        assert 0.5 <= r.elapsed < 10
+        # the connection it gave up on is accepted late and goes nowhere;
+        # the server serves the next one
+        r = run(home, dict(RELAY, DKIMSOCKET=d.socket))
+        assert r.rc == 0 and r.stored[0].info["ppid"] != r.pid
+        assert len(r.stored) == 1
+
+
+def test_worker_killed_mid_message_temporary_exit_nothing_queued(home):
+    with Dkimd() as d:
+        t0 = time.monotonic()
+        p, qd, errf = start(home, dict(RELAY, DKIMSOCKET=d.socket), knobs={"sleep_before": 3})
+        _wait(lambda: any("start" in c for c in qd.calls()), what="the queue program to start")
+        [worker] = worker_children(d.pid)
+        os.kill(worker, signal.SIGKILL)
+        r = finish(p, qd, errf, t0)
+        assert r.rc == 81, r.stderr
+        assert "result=error" in r.log and "went away without an exit status" in r.log
+        time.sleep(4)                      # past the double's sleep: it would have queued by now
+        assert qd.messages() == [] and not any("done" in c for c in qd.calls()), qd.calls()
+        _wait(lambda: "killed by signal 9" in d.log(), what="the server's log line")
+
+
+def test_client_killed_worker_kills_queue_program_and_logs(home):
+    with Dkimd() as d:
+        t0 = time.monotonic()
+        p, qd, errf = start(home, dict(RELAY, DKIMSOCKET=d.socket), knobs={"sleep_before": 3})
+        _wait(lambda: any("start" in c for c in qd.calls()), what="the queue program to start")
+        p.kill()
+        p.wait()
+
+        def logged():
+            errf.seek(0)
+            return errf.read().decode()
+        text = _wait(lambda: 'reason="client went away"' in logged() and logged(), what="the worker's log line")
+        assert "mode=sign result=error" in text and "DEATH" not in text
+        time.sleep(4)
+        assert qd.messages() == [] and not any("done" in c for c in qd.calls()), qd.calls()
+        assert "client went away" in d.log()
+        assert worker_children(d.pid) == []
+        errf.close()
+
+
+def test_server_restarted_under_load_nothing_lost_or_doubled(home):
+    import threading
+    conc, least = 6, 30
+    results = {}
+    active = set()
+    in_flight = []                         # messages under way at each stop
+    with Dkimd() as d:
+        env = dict(RELAY, DKIMSOCKET=d.socket, DKIMSOCKETTIMEOUT="2")
+        done = threading.Event()
+
+        def client(i):
+            active.add(i)
+            msg = SAMPLE.replace(b"<1@example.com>", b"<%d@example.com>" % i)
+            results[i] = run(home, env, msg)
+            active.discard(i)
+
+        def restarts():
+            time.sleep(0.5)
+            in_flight.append(len(active))
+            d.stop()                       # SIGTERM, as svc -t
+            d.start()
+            time.sleep(0.5)
+            in_flight.append(len(active))
+            os.kill(d.pid, signal.SIGKILL)  # a crash: the socket file stays behind
+            d.proc.wait()
+            time.sleep(0.3)
+            d.start()
+            time.sleep(0.3)
+            done.set()
+
+        r_thread = threading.Thread(target=restarts)
+        r_thread.start()
+        sent = 0
+        while not done.is_set() or sent < least:
+            ts = [threading.Thread(target=client, args=(sent + k,)) for k in range(conc)]
+            sent += conc
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+        r_thread.join()
+    served = 0
+    for i, r in sorted(results.items()):
+        assert r.rc == 0, (i, r.stderr)
+        assert "result=signed" in r.log and "exit=0" in r.log
+        assert len(r.stored) == 1, (i, r.stderr)
+        assert b"<%d@example.com>" % i in r.stored[0].msg
+        served += r.stored[0].info["ppid"] != r.pid
+    assert len(results) == sent >= least
+    assert served > 0
+    assert len(in_flight) == 2 and min(in_flight) > 0, in_flight     # both stops were under load
+
+
+def test_key_rollover_needs_no_restart(dkimd, home):
+    keyfile = home / "control" / "domainkeys" / "example.com" / "default"
+    env = dict(RELAY, DKIMSOCKET=dkimd.socket)
+    old, new = cached_rsa_key(2048), cached_rsa_key(2048, 7)
+    for _ in range(2):                     # the second time from the server's cache
+        r = run(home, env)
+        assert r.rc == 0 and verifies(r.stored[0].msg, old)
+    tmp = keyfile.with_name("default.new")
+    give(new.write(tmp, fmt="pkcs1"))
+    os.rename(tmp, keyfile)                # a new file: another inode
+    r = run(home, env)
+    assert r.rc == 0 and verifies(r.stored[0].msg, new) and not verifies(r.stored[0].msg, old)
+    assert r.stored[0].info["ppid"] != r.pid

@@ -163,7 +163,9 @@ def worker(conn, key_w):
 
 
 def _worker(conn, key_w):
+    global _server_log_fd
     os.setpgid(0, 0)
+    _server_log_fd = os.dup(2)   # the server's log (close-on-exec); fd 2 becomes the client's
     conn.settimeout(REQUEST_WAIT)
     try:
         conn.sendall(MAGIC + b" %d\n" % os.getpid())
