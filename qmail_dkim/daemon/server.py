@@ -415,7 +415,10 @@ def warm():
     from qmail_dkim.sign import run as _s, dkimkeys, options, keypath, headers  # noqa: F401
     from qmail_dkim.verify import run as _v, status, practice, authresults  # noqa: F401
     from qmail_dkim.dkim import bodyhash, signer, verifier, privkey, lib, keyrecord  # noqa: F401
-    from qmail_dkim.dns import txt  # noqa: F401
+    from qmail_dkim.dns import txt, client  # noqa: F401
+    from qmail_dkim.verify import dmarcverify  # noqa: F401 - DMARCVERIFY
+    from qmail_dkim.dmarc import evaluate, walk, record  # noqa: F401
+    from qmail_dkim.spf import check, message  # noqa: F401
     import encodings.idna  # noqa: F401 - IDNA From: domains
     try:
         lib.nacl()

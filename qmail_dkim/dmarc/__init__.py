@@ -5,6 +5,7 @@ No environment, no files, no exit codes: DNS comes through an injected
 ``answer.records`` the TXT strings joined, as dns.txt.TxtAnswer) and an
 absolute ``deadline`` (time.monotonic()).
 
-Written from draft-ietf-dmarc-dmarcbis-41 (April 2025), the text that was
-published as RFC 9989; section numbers in comments are the draft's.
+Written from draft-ietf-dmarc-dmarcbis-41 (April 2025), the last draft
+before RFC 9989 (the RFC text itself was not at hand); section numbers in
+comments are the draft's.
 """
