@@ -34,6 +34,7 @@ SELECTOR = "default"
 VERIFY_LETTERS = "FGHIKLMNOQRTUVWjp"
 TIME = "/usr/bin/time"
 QUEUE_CHILD = "/usr/bin/cat"       # reads all of fd 0, writes it to fd 1 (/dev/null)
+DMARC_TARGET = 1.5                 # verify with SPF+DMARC / DKIM-only verify, per process
 TARGETS = {("sign", "small"): 7.0, ("sign", "big"): 2.5, ("verify", "small"): 12.0}
 RSS_LIMIT_KB = 60 * 1024           # qmail-dkim peak RSS on the 10 MB message
 BIG = 1 << 20                      # sizes from 1 MiB up use --big-runs
@@ -319,7 +320,7 @@ class Runner:
         self.devnull = os.open(os.devnull, os.O_RDWR)
         self.errpath = os.path.join(work, "stderr")
 
-    def once(self, argv, env, infile, out_fd=None):
+    def once(self, argv, env, infile, out_fd=None, out_path=None):
         """Spawn argv with fd 0 = infile, fd 1 = /dev/null (or out_fd), fd 2 =
         a file; wait for it. Returns (seconds, ru_maxrss, exit code, stderr).
         posix_spawn (vfork) keeps the start cheap, but for that reason
@@ -327,6 +328,9 @@ class Runner:
         measured separately (peak_rss)."""
         fin = os.open(infile, os.O_RDONLY)
         ferr = os.open(self.errpath, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        fout = os.open(out_path, os.O_RDONLY) if out_path else None
+        if fout is not None:
+            out_fd = fout
         try:
             acts = [(os.POSIX_SPAWN_DUP2, fin, 0),
                     (os.POSIX_SPAWN_DUP2, self.devnull if out_fd is None else out_fd, 1),
@@ -339,10 +343,12 @@ class Runner:
         finally:
             os.close(fin)
             os.close(ferr)
+            if fout is not None:
+                os.close(fout)
         code = os.waitstatus_to_exitcode(status)
         return elapsed, ru.ru_maxrss, code, err.decode("utf-8", "replace")
 
-    def peak_rss(self, argv, env, infile, reps=3):
+    def peak_rss(self, argv, env, infile, reps=3, out_path=None):
         """Peak RSS (KiB) of argv, the largest over `reps` runs, measured by
         /usr/bin/time -f %M: a small C parent, so the number is the program's
         own (with posix_spawn or fork from this Python process the child's
@@ -353,7 +359,8 @@ class Runner:
         out = os.path.join(os.path.dirname(self.errpath), "rss")
         peak = 0
         for _ in range(reps):
-            _, _, code, err = self.once([TIME, "-f", "%M", "-o", out] + list(argv), env, infile)
+            _, _, code, err = self.once([TIME, "-f", "%M", "-o", out] + list(argv), env, infile,
+                                        out_path=out_path)
             with open(out) as f:
                 text = f.read().split()
             if code != 0 or not text:
@@ -404,18 +411,25 @@ def check_signature(message, pubkey_b64, who):
 
 
 def measure(runner, entries, runs, warmup=1):
-    """entries: [(name, argv, env, infile, check(code, err) -> None)];
-    interleaved: round i runs every entry once, order rotated each round."""
+    """entries: [(name, argv, env, infile, check(code, err) -> None[, fd1 file])];
+    interleaved: round i runs every entry once, order rotated each round.
+    With a sixth item, fd 1 is that file (read-only: the envelope) instead
+    of /dev/null."""
     times = {e[0]: [] for e in entries}
     for i in range(warmup + runs):
         k = i % len(entries)
-        for name, argv, env, infile, check in entries[k:] + entries[:k]:
-            t, _, code, err = runner.once(argv, env, infile)
+        for entry in entries[k:] + entries[:k]:
+            name, argv, env, infile, check = entry[:5]
+            t, _, code, err = runner.once(argv, env, infile, out_path=_fd1(entry))
             check(code, err)
             if i >= warmup:
                 times[name].append(t)
-    rss = {name: runner.peak_rss(argv, env, infile) for name, argv, env, infile, _ in entries}
+    rss = {e[0]: runner.peak_rss(e[1], e[2], e[3], out_path=_fd1(e)) for e in entries}
     return times, rss
+
+
+def _fd1(entry):
+    return entry[5] if len(entry) > 5 else None
 
 
 def qd_check(want):
@@ -519,7 +533,9 @@ class Bench:
             f.write(signed)
         if self.nsd is None:
             self.nsd = Nsd(self.work, [("%s._domainkey" % SELECTOR,
-                                        "v=DKIM1; k=rsa; p=%s" % self.pub)]).start()
+                                        "v=DKIM1; k=rsa; p=%s" % self.pub),
+                                       ("_dmarc", "v=DMARC1; p=reject"),
+                                       ("@", "v=spf1 ip4:127.0.0.1 -all")]).start()
         env = self.env_base()
         env.update({"DKIMVERIFY": VERIFY_LETTERS, "DNSCACHEIP": self.nsd.dnscacheip})
         code, out, err = self.runner.capture([self.qd], env, signed_path)
@@ -544,6 +560,46 @@ class Bench:
             entries.append((name, [prog], env, signed_path, qd_check("dkim=pass")))
         times, rss = measure(self.runner, entries, runs)
         self.add_rows("verify", size, runs, times, rss)
+
+    def verify_dmarc(self, size):
+        """verify with SPF + DMARC on (DMARCVERIFY="Rt", the envelope on fd 1,
+        TCPREMOTEIP) against today's DKIM-only verify, same message, same
+        NSD, interleaved; target: at most DMARC_TARGET times."""
+        runs = self.args.big_runs if size >= BIG else self.args.runs
+        signed_path = os.path.join(self.work, "signed.%d.eml" % size)
+        if self.nsd is None or not os.path.exists(signed_path):
+            self.verify(size)
+        envelope = os.path.join(self.work, "envelope")
+        with open(envelope, "wb") as f:
+            f.write(b"Fsomeone@%s\0Tbob@example.net\0\0" % DOMAIN.encode())
+        dkim_env = self.env_base()
+        dkim_env.update({"DKIMVERIFY": VERIFY_LETTERS, "DNSCACHEIP": self.nsd.dnscacheip})
+        dmarc_env = dict(dkim_env, DMARCVERIFY="Rt", TCPREMOTEIP="127.0.0.1")
+        code, out, err = self.runner.capture([self.qd], dkim_env, signed_path)
+        qd_check("dkim=pass")(code, err)
+        fd = os.open(envelope, os.O_RDONLY)
+        try:
+            _, _, code, err = self.runner.once([self.qd], dmarc_env, signed_path, out_fd=fd)
+        finally:
+            os.close(fd)
+        check = qd_check("dmarc=pass")
+        check(code, err)
+        line = log_line(err) or ""
+        if "spf=pass" not in line:
+            raise BenchError("SPF did not pass in the DMARC run: %s" % line)
+        self.notes.append("verify+dmarc %s: qmail-dkim log: %s" % (size_label(size), line))
+        entries = [("qmail-dkim DKIM only", [self.qd], dkim_env, signed_path, qd_check("dkim=pass")),
+                   ("qmail-dkim SPF+DMARC", [self.qd], dmarc_env, signed_path, check, envelope)]
+        times, rss = measure(self.runner, entries, runs)
+        base = statistics.median(times["qmail-dkim DKIM only"]) * 1000
+        med = statistics.median(times["qmail-dkim SPF+DMARC"]) * 1000
+        label = "verify+dmarc %s" % size_label(size)
+        self.rows.append((label, "qmail-dkim DKIM only", base, None, rss["qmail-dkim DKIM only"], runs))
+        self.rows.append((label, "qmail-dkim SPF+DMARC", med, med / base, rss["qmail-dkim SPF+DMARC"],
+                          runs))
+        self.verdicts.append("%-24s %-28s ratio %5.2f  target <= %-4g %s (to DKIM-only verify)"
+                             % (label, "qmail-dkim SPF+DMARC", med / base, DMARC_TARGET,
+                                "met" if med / base <= DMARC_TARGET else "MISSED"))
 
     def add_rows(self, mode, size, runs, times, rss):
         base = statistics.median(times["opendkim-testmsg"]) * 1000
@@ -654,7 +710,7 @@ def main(argv=None):
     ap.add_argument("--big-runs", type=int, default=5, help="timed runs per program, messages >= 1 MB (5)")
     ap.add_argument("--sizes", default="2k,10m", help="sign sizes, e.g. 2k,100k,10m (2k,10m)")
     ap.add_argument("--verify-sizes", default="2k", help="verify sizes (2k)")
-    ap.add_argument("--mode", choices=("sign", "verify", "startup", "all"), default="all")
+    ap.add_argument("--mode", choices=("sign", "verify", "dmarc", "startup", "all"), default="all")
     ap.add_argument("--body", choices=("text", "mime"), default="text",
                     help="text: plain prose (default, the harder case for relaxed "
                          "canonicalization); mime: short text part + base64 attachment")
@@ -684,6 +740,9 @@ def main(argv=None):
         if args.mode in ("verify", "all"):
             for s in vsizes:
                 bench.verify(s)
+        if args.mode in ("dmarc", "all"):
+            for s in vsizes:
+                bench.verify_dmarc(s)
         bench.print_table()
         if args.mode in ("startup", "all"):
             startup(bench, args.startup_reps)
