@@ -35,6 +35,7 @@ DNS_UNKNOWN = 4     # signed, but the published key could not be fetched
 USAGE = 64
 
 USAGE_TEXT = ("usage: qmail-dkim-check [-u user] [-r rulesfile -i ip] address|messagefile\n"
+              "       qmail-dkim-check --ready [-i ip]... [-k keytemplate] domain\n"
               "       qmail-dkim-check --help | --version\n")
 HELP_TEXT = USAGE_TEXT + """
 Says whether qmail-dkim would sign mail from this address (or this message
@@ -42,6 +43,8 @@ file), why or why not, and whether receivers will accept the signature.
   -u user       check as the user qmail-smtpd runs as (usually qmaild)
   -r file -i ip take the environment from the tcprules source file rule
                 tcpserver would apply to a client at ip (e.g. /etc/tcp.smtp)
+  --ready domain is domain ready to send to Gmail and Yahoo (DKIM, SPF, DMARC,
+                reverse DNS of each -i ip, report addresses)? exit 0 when ready
 Exit status: 0 signed and the published key matches; 1 signed but receivers
 will fail (key not published or not matching); 2 unsigned; 3 qmail-dkim would
 refuse the message (exit code and SMTP reply shown); 4 signed, published key
@@ -600,6 +603,9 @@ def finish(done):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--ready"]:             # qmail-dkim-check(8), READINESS: tools/ready.py
+        from qmail_dkim.tools import ready
+        return ready.main(argv[1:])
     try:
         args = parse_args(argv)
         if args is None:
