@@ -328,3 +328,50 @@ def test_case_insensitive_identifiers():
     zone = FakeDns(dm(("example.com", "v=DMARC1; p=reject; adkim=s; aspf=s"),))
     r = evaluate(["example.com"], Spf("pass", "Example.COM."), [], zone)
     assert r.result == "pass"
+
+
+def test_author_not_a_domain_name():
+    zone = FakeDns({})
+    for bad in ("[192.0.2.1]", "exa mple.com", "a..b", "-x.example"):
+        r = evaluate([bad], None, [], zone)
+        assert r.result == "permerror" and "Author Domain" in r.reason
+    assert zone.asked == []
+    # underscores are not host-name characters but DNS allows them
+    assert evaluate(["_x.example.com"], None, [], zone).result == "none"
+
+
+# ------------------------------------------------------------------ hostile input
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_RECORD_PARTS = st.sampled_from(["v=DMARC1", "v=DMARC2", "p=reject", "p=quarantine", "p=none",
+                                 "p=bogus", "sp=reject", "np=quarantine", "np=", "adkim=s",
+                                 "aspf=x", "psd=y", "psd=n", "psd=u", "t=y", "rua=mailto:a@b",
+                                 "rua=", "=", ";", "", " ", "v", "p", "\x00", "é=ü"])
+_NAMES = st.sampled_from(["example.com", "a.example.com", "b.a.example.com", "com", "example.net",
+                          "x.y.z.w.v.u.t.s.r.example.com"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_NAMES, st.lists(st.lists(_RECORD_PARTS, max_size=6).map("; ".join),
+                                        max_size=3) | st.just("TEMP"), max_size=6),
+       st.lists(_NAMES, min_size=0, max_size=5),
+       st.sampled_from([None, ("pass", "example.com"), ("fail", "a.example.com"),
+                        ("temperror", "example.net"), ("pass", "")]),
+       st.lists(st.tuples(st.sampled_from(["pass", "fail", "temperror", "none"]), _NAMES),
+                max_size=4))
+def test_evaluate_never_raises(records, authors, spf, sigs):
+    zone = FakeDns({"_dmarc." + k: v for k, v in records.items()})
+    r = evaluate(authors, Spf(*spf) if spf else None, [(res, d, "s") for res, d in sigs], zone)
+    assert r.result in ("pass", "fail", "none", "temperror", "permerror")
+    if r.result == "fail":
+        assert r.policy in ("none", "quarantine", "reject")
+    # the bound: at most 8 queries per walk, walks for the authors and the identifiers
+    assert r.queries <= 8 * (len(set(authors)) + len(sigs) + 1) + len(set(authors))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_record_parse_never_raises(text):
+    r = rec_mod.parse(text)
+    assert r is None or r.p in (None, "none", "quarantine", "reject")

@@ -299,3 +299,35 @@ def test_null_sender_uses_helo(home, tmp_path):
     assert log["spf.domain"] == "mail.example.com" and log["dmarc"] == "pass"
     a = ar(o)
     assert "smtp.helo=mail.example.com" in a and "smtp.mailfrom" not in a
+
+
+# ------------------------------------------------------------- hostile input
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_HDR = st.sampled_from([
+    b"From: a@example.com\n", b"From: <>\n", b"From: a@[192.0.2.1]\n", b"From: \"x@y\" <@>\n",
+    b"From: g: a@example.com, b@other.example;\n", b"From:\n", b"From: a@\xff\xfe.com\n",
+    b"From: a@xn--bcher-kva.de\n", b"From: (c) a@EXAMPLE.COM (d)\n",
+    b"Received: from x (HELO y) (192.0.2.7)\n  by z with SMTP; d\n",
+    b"Received: from y (h [192.0.2.7])\n  by l ([127.0.0.1])\n  with ESMTP via TCP; d\n",
+    b"Received: from (HELO) () by with ;\n", b"Received:\n",
+    b"Authentication-Results: mx.example.net; dmarc=pass\n", b"Subject: x\n", b" folded\n"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_HDR, max_size=6), st.binary(max_size=60),
+       st.sampled_from(["", "RQNTPFS", "rqntpfs", "R"]),
+       st.sampled_from([None, "pass", "fail", "", "garbage words", "Error"]),
+       st.sampled_from(["192.0.2.7", "", "::ffff:192.0.2.7", "bogus", "2001:db8::1"]))
+def test_never_a_traceback(home, tmp_path, headers, envelope, letters, spfresult, ip):
+    msg = b"".join(headers) + b"\nbody\n"
+    env = {"DMARCVERIFY": letters, "TCPREMOTEIP": ip}
+    if spfresult is not None:
+        env["SPFRESULT"] = spfresult
+    o = run(tmp_path, msg, env, envelope=envelope)
+    log = dict(o.log)
+    assert log["dmarc"] in ("pass", "fail", "none", "temperror", "permerror")
+    assert o.exit_code in (None, exits.REJECT_PERM, exits.REJECT_TEMP)
+    assert o.prepend.count(b"Authentication-Results:") == 1
+    o.prepend.decode("ascii")          # the header we write is ASCII

@@ -26,11 +26,14 @@ Decisions the RFC leaves to the receiver, and ours:
   temperror (section 5.3.6). So is a verdict of fail when a DKIM signature
   or SPF check that would have aligned ended in temperror: it might have
   passed.
+* An Author Domain that is not a domain name (an address literal, bad
+  characters) is permerror for that domain.
 * A record with no valid p= (or a bad sp=/np=) and no valid rua= is
   permerror (section 4.10.1: no DMARC processing; RFC 8601's permerror).
 * t=y lowers the policy one step: reject -> quarantine -> none (4.7).
 """
 from qmail_dkim.dmarc.walk import DnsTemp, Walker
+from qmail_dkim.dns import names as dnsnames
 
 MAX_AUTHORS = 4
 _STRICTNESS = {None: -1, "none": 0, "quarantine": 1, "reject": 2}
@@ -108,6 +111,10 @@ def _aligned(w, author, ident, mode):
 
 def _author(w, author, spf, dkim):
     ar = AuthorResult(author)
+    bad = dnsnames.check(author.replace("_", "x"))
+    if bad:
+        ar.result, ar.reason = "permerror", "Author Domain %r: %s" % (author[:80], bad)
+        return ar
     try:
         found = w.policy_record(author)
     except DnsTemp as e:
