@@ -26,11 +26,20 @@ from pathlib import Path
 
 import pytest
 
+from tests import profiles
 from tests.realparts import keys as _keys
 from tests.realparts.nsd import Blackhole, NsdServer, dead_udp_port, txt_rr
 from tests.realparts.queue_double import QueueDouble
 from tests.realparts.smtp import SmtpFront
 from tests.realparts.tools import require_tool as _require_tool
+
+# Hypothesis: the "ci" profile unless QMAIL_DKIM_HYPOTHESIS=deep (tests/profiles.py).
+HYPOTHESIS_PROFILE = profiles.register_and_load()
+
+
+def pytest_report_header(config):
+    return "hypothesis profile: %s (%s=deep for the long search)" % (HYPOTHESIS_PROFILE,
+                                                                      profiles.ENV)
 
 
 @pytest.fixture(scope="session")

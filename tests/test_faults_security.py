@@ -38,19 +38,19 @@ class GarbageDns:
         self.port = self.s.getsockname()[1]
         self.payload = payload
         self.delay = delay
-        self.stop = False
+        self.stopped = threading.Event()     # close() ends a pending delay at once
         self.t = threading.Thread(target=self.loop, daemon=True)
         self.t.start()
 
     def loop(self):
         self.s.settimeout(0.2)
-        while not self.stop:
+        while not self.stopped.is_set():
             try:
                 data, addr = self.s.recvfrom(4096)
             except OSError:
                 continue
-            if self.delay:
-                time.sleep(self.delay)
+            if self.delay and self.stopped.wait(self.delay):
+                break
             try:
                 # same query id, garbage after it
                 self.s.sendto(data[:2] + self.payload, addr)
@@ -58,7 +58,7 @@ class GarbageDns:
                 pass
 
     def close(self):
-        self.stop = True
+        self.stopped.set()
         self.t.join()
         self.s.close()
 

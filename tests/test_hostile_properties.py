@@ -16,21 +16,22 @@ garbage key records (SELECTOR_DATA), in BOTH modes. Properties:
 
 Process-level properties run the installed qmail-dkim (tests/qdkim.py) with
 modest max_examples; the same properties run in-process (Spool.from_bytes +
-sign.run / verify.run) with many more examples. tests/test_verifier_fuzz.py
-(random tag lists against verify.run with a DNS stub) is not repeated here.
+sign.run / verify.run) with many more examples. The counts written here are
+the CI profile's; QMAIL_DKIM_HYPOTHESIS=deep runs ten times as many
+(tests/profiles.py). tests/test_verifier_fuzz.py (random tag lists against
+verify.run with a DNS stub) is not repeated here.
 
 Bugs found by this file are regression tests at the end (fixed);
 see docs/FUZZING.md.
 """
 import base64
 import hashlib
-import os
 import re
 import subprocess
 import time
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from qmail_dkim.sign import run as sign
 from qmail_dkim.verify import run as verify
@@ -39,6 +40,7 @@ from qmail_dkim.dkim.keyrecord import KeyRecordError, parse_key_record
 from qmail_dkim.spool import HEADER_MAX, Spool
 from qmail_dkim.verify.status import TEXTS as STATUS_TEXTS
 from tests import qdkim
+from tests.profiles import examples
 from tests.realparts import keys
 from tests.realparts.keys import cached_ed25519_key, cached_rsa_key
 
@@ -48,16 +50,11 @@ SIGN_ENV = {"RELAYCLIENT": "", "DKIMKEY": TEMPLATE, "DKIMAUTHSERVID": SERVID}
 VERIFY_LETTERS = "FGHIKLMNOQRTUVWjp"
 BOUND_PROCESS = 10.0       # seconds per qmail-dkim run (typical: 0.06 s)
 BOUND_INPROC = 5.0         # seconds per in-process sign.run / verify.run
-# HOSTILE_SCALE=n multiplies every max_examples here (a longer search).
-SCALE = max(1, int(os.environ.get("HOSTILE_SCALE", "1") or 1))
 LOGLINE = re.compile(r"^qmail-dkim: mode=(sign|verify) ", re.M)
-
-PROC = settings(max_examples=120 * SCALE, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.large_base_example])
-INPROC = settings(max_examples=600 * SCALE, deadline=None,
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                         HealthCheck.large_base_example])
+# Example counts are the CI profile's; QMAIL_DKIM_HYPOTHESIS=deep runs ten times
+# as many (tests/profiles.py). Deadlines and health checks: the profile's.
+PROC = settings(max_examples=examples(40))
+INPROC = settings(max_examples=examples(300))
 
 
 # ------------------------------------------------------------------ setup
@@ -363,7 +360,7 @@ def test_inproc_verify_any_message(inhome, msg, record):
     check_verify_outcome(run_inproc("verify", msg, {"SELECTOR_DATA": record}), msg)
 
 
-@settings(max_examples=300 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150))
 @given(message(signatures=False),
        st.sampled_from(["-c r", "-c s -l", "-c t -h", "-c u -q -t -x -"]))
 def test_inproc_signed_message_verifies(inhome, msg, opts):
@@ -381,9 +378,7 @@ def test_inproc_signed_message_verifies(inhome, msg, opts):
     assert vlog["status"] == "A", (vlog, signed[:400])
 
 
-@settings(max_examples=100 * SCALE, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                 HealthCheck.large_base_example])
+@settings(max_examples=examples(25))
 @given(st.lists(st.one_of(dkim_signature(), header_field()), min_size=100, max_size=400),
        st.binary(max_size=50), RECORDS)
 def test_inproc_hundreds_of_signatures(inhome, parts, body, record):
@@ -396,7 +391,7 @@ def test_inproc_hundreds_of_signatures(inhome, parts, body, record):
     check_sign_outcome(run_inproc("sign", msg), msg)
 
 
-@settings(max_examples=2000 * SCALE, deadline=None)
+@settings(max_examples=examples(1000))
 @given(st.one_of(st.binary(max_size=300), RECORDS.map(lambda s: s.encode("utf-8", "surrogateescape"))))
 def test_key_record_garbage(data):
     """Any bytes as a key record: a KeyRecordError with L/N/R, or a record."""
@@ -440,7 +435,7 @@ def test_process_verify_hostile(home, msg, record):
         check_verify_output(msg, r.stored[0].msg, process_prepend(r))
 
 
-@settings(max_examples=15 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(8))
 @given(st.integers(100, 3000), st.sampled_from(["sign", "verify"]), dkim_signature())
 def test_process_thousands_of_signatures(home, n, mode, sig):
     msg = sig * n + b"From: joe@example.com\nSubject: many\n\nbody\n"

@@ -1,11 +1,11 @@
 """Any input gets a status: verify.run never raises for malformed mail."""
-import os
 import tempfile
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from qmail_dkim.verify import run as verify
 from qmail_dkim.spool import Spool
+from tests.profiles import examples
 from tests.verifyhelp import MSG, Lookup, answer, dkimpy_sign, rsa_priv, rsa_record
 
 SIGNED = dkimpy_sign(MSG)
@@ -37,20 +37,20 @@ def _run(msg, record):
     return o
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300))
 @given(TAG_LIST, RECORDS)
 def test_random_signature_tags(tags, record):
     value = b";".join(k + b"=" + v for k, v in tags)
     _run(b"DKIM-Signature: " + value + b"\n" + MSG, record)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200))
 @given(st.binary(max_size=400))
 def test_random_message(data):
     _run(data, None)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200))
 @given(st.integers(min_value=0, max_value=len(SIGNED) - 1), st.binary(min_size=1, max_size=3))
 def test_mutated_signed_message(pos, junk):
     msg = SIGNED[:pos] + junk + SIGNED[pos + len(junk):]
