@@ -455,3 +455,23 @@ def test_key_rollover_needs_no_restart(dkimd, home):
     r = run(home, env)
     assert r.rc == 0 and verifies(r.stored[0].msg, new) and not verifies(r.stored[0].msg, old)
     assert r.stored[0].info["ppid"] != r.pid
+
+
+def test_openssl_signer_gives_the_same_octets():
+    import hashlib
+    from qmail_dkim.dkim import privkey
+    key = privkey.parse_private_key(cached_rsa_key(2048).pem_pkcs1(), "k")
+    for h in (hashlib.sha256(b"header hash input"), hashlib.sha1(b"x")):
+        pure = key.sign_rsa(h.copy())
+        fast = privkey.PrivateKey(key.kind, "k", key._rsa)
+        fast.fast = dserver.openssl_signer(fast)
+        assert fast.fast is not None
+        assert fast.sign_rsa(h.copy()) == pure
+
+
+def test_served_signature_from_the_cache_verifies(dkimd, home):
+    # the first message tells the server about the key; the next ones use its
+    # cached copy (signed through OpenSSL)
+    for _ in range(3):
+        r = run(home, dict(RELAY, DKIMSOCKET=dkimd.socket))
+        assert r.rc == 0 and verifies(r.stored[0].msg, cached_rsa_key(2048))

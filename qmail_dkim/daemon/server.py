@@ -404,7 +404,39 @@ def _cache_key(line):
         key = privkey.parse_private_key(data, path, st.st_mode)
     except (OSError, privkey.KeyFileError):
         return
+    if key.kind == "rsa":
+        key.fast = openssl_signer(key)
     privkey.cache[ident] = key
+
+
+def openssl_signer(key):
+    """sign(hashobj) for an RSA PrivateKey through OpenSSL (cryptography):
+    ~1 ms instead of ~8 ms in pure Python, and the same octets (PKCS#1
+    v1.5 is deterministic). The server imports cryptography once; the
+    per-process path never does. None if cryptography cannot be used."""
+    try:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
+        r = key._rsa
+        priv = rsa.RSAPrivateNumbers(
+            r["prime1"], r["prime2"], r["privateExponent"], r["exponent1"], r["exponent2"],
+            r["coefficient"], rsa.RSAPublicNumbers(r["publicExponent"], r["modulus"])).private_key()
+    except Exception:            # noqa: BLE001 - then the pure-Python signer does it
+        return None
+    algos = {"sha256": hashes.SHA256(), "sha1": hashes.SHA1()}
+    pure = privkey_pure(key)
+
+    def sign(hashobj):
+        algo = algos.get(hashobj.name.lower())
+        if algo is None:
+            return pure(hashobj)
+        return priv.sign(hashobj.digest(), padding.PKCS1v15(), utils.Prehashed(algo))
+    return sign
+
+
+def privkey_pure(key):
+    from qmail_dkim.dkim.lib import dkim
+    return lambda hashobj: bytes(dkim.crypto.RSASSA_PKCS1_v1_5_sign(hashobj, key._rsa))
 
 
 # ---------------------------------------------------------------- start-up
@@ -420,6 +452,10 @@ def warm():
     from qmail_dkim.dmarc import evaluate, walk, record  # noqa: F401
     from qmail_dkim.spf import check, message  # noqa: F401
     import encodings.idna  # noqa: F401 - IDNA From: domains
+    try:
+        from cryptography.hazmat.primitives.asymmetric import rsa, padding, utils  # noqa: F401
+    except ImportError:
+        pass
     try:
         lib.nacl()
     except ImportError:

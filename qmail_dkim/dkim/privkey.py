@@ -40,6 +40,7 @@ class PrivateKey:
         self._rsa = rsa             # dkimpy's dict (modulus, exponents, primes)
         self._seed = seed           # 32-octet Ed25519 seed
         self.mode = mode            # st_mode of the file
+        self.fast = None            # qmail-dkimd: sign(hashobj) through OpenSSL
 
     def __repr__(self):             # never show key material
         return "PrivateKey(%s, %r)" % (self.kind, self.path)
@@ -59,6 +60,8 @@ class PrivateKey:
         return b"rsa-sha256" if self.kind == "rsa" else b"ed25519-sha256"
 
     def sign_rsa(self, hashobj):
+        if self.fast is not None:
+            return self.fast(hashobj)
         from qmail_dkim.dkim.lib import dkim
         return bytes(dkim.crypto.RSASSA_PKCS1_v1_5_sign(hashobj, self._rsa))
 
@@ -139,7 +142,9 @@ def load_private_key(path):
             if cache is not None:
                 hit = cache.get((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
                 if hit is not None:     # opened as always (permissions), parsed before
-                    return PrivateKey(hit.kind, path, hit._rsa, hit._seed, st.st_mode)
+                    key = PrivateKey(hit.kind, path, hit._rsa, hit._seed, st.st_mode)
+                    key.fast = hit.fast
+                    return key
             data = f.read(1 << 20)
     except OSError as e:
         raise KeyFileError(path, e.strerror or str(e))
