@@ -147,37 +147,80 @@ def test_quiet_output_is_opendkim_like(world):
     assert out == "dkimtestkey: key not secure\ndkimtestkey: key OK\n"
 
 
-def test_ed25519(world):
-    rc, out = check(world, "ed", "-v")
-    assert rc == 0, out
-    assert "key type ed25519" in out and "matches the private key" in out
+# ------------------------------------------------------------------ the table
+#
+# One row per record (or key) case: the selector, extra arguments, the exit
+# status and the texts the output must hold. In arguments and texts, {key:NAME}
+# is the path of the private key dknewkey wrote for selector NAME
+# ({key:/NAME} for the fallback key control/domainkeys/NAME) and {value} the
+# key record dknewkey printed for "default". Exit 0 must end with "key OK",
+# exit 1 must not say it.
+
+CASES = [
+    # -- keys and their match
+    ("ed25519", "ed", ["-v"], 0, ["key type ed25519", "matches the private key"]),
+    ("fallback key found without -k", "fb", ["-v"], 0,
+     ["matches the private key {key:/fb}"]),
+    ("1024-bit RSA is a warning", "weak", [], 0, ["warning: 1024-bit RSA key"]),
+    ("no private key: not compared", "testing", ["-v"], 0, ["not compared"]),
+    ("mismatch with another key", "default", ["-k", "{key:other}"], 1,
+     ["does not match the private key {key:other}"]),
+    ("key type mismatch", "ed", ["-k", "{key:default}"], 1, ["is rsa, the record says k=ed25519"]),
+    ("-k names a missing file", "default", ["-k", "/nonexistent/key"], 1,
+     ["/nonexistent/key", "No such file"]),
+    # -- record problems
+    ("revoked", "revoked", [], 1, ["key revoked"]),
+    ("NXDOMAIN", "nosuch", [], 1, ["'nosuch._domainkey.example.com' record not found (NXDOMAIN"]),
+    ("no TXT record", "nodata", [], 1, ["has no TXT record"]),
+    ("domain typed twice", "dbl", [], 1,
+     ["dbl._domainkey.example.com.example.com", "enter only 'dbl._domainkey'"]),
+    ("quotes pasted inside p=", "quotes", [], 1,
+     ['quote characters (")', "inside p=", "the value meant was probably: {value}\n",
+      "(that value parses as a valid key record)"]),
+    ("quotes pasted around strings", "quotes2", [], 1,
+     ['quote characters (")', "the value meant was probably: {value}\n",
+      "(that value parses as a valid key record)"]),
+    ("split over two records", "split", [], 1,
+     ["split over 2 separate TXT records",
+      "joined into one record the pieces give a valid key record: {value}"]),
+    ("p= repeated", "rep", [], 1,
+     ["p= appears 2 times", "the value meant was probably: {value}\n"]),
+    ("whole zone line pasted", "zoneline", [], 1,
+     ["whole zone file line", "the value meant was probably: {value}\n"]),
+    ("whitespace in p= is legal, with a warning", "ws", ["-k", "{key:default}", "-v"], 0,
+     ["warning: whitespace inside p=", "matches the private key"]),
+    ("t=y is a warning", "testing", ["-k", "{key:default}"], 0, ["warning: t=y is still set"]),
+    ("h=sha1 only", "sha1", [], 1, ["h=sha1 excludes sha256"]),
+    ("short key", "short", [], 1, ["512 bits, less than 1024"]),
+    ("truncated key", "truncated", [], 1, ["invalid public key", "truncated"]),
+    ("PEM pasted into p=", "pem", [], 1, ["PEM block"]),
+    ("syntax error", "syntax", [], 1, ["syntax error"]),
+    ("v= not DKIM1", "badv", [], 1, ["not DKIM1"]),
+    ("two DKIM records", "multi", [], 1, ["2 DKIM key records"]),
+    ("other TXT records ignored", "mixed", ["-v", "-k", "{key:default}"], 0,
+     ["1 other TXT record at this name ignored"]),
+    ("v= not first", "vlast", ["-k", "{key:default}"], 0, ["not the first tag"]),
+    ("no v=", "nov", ["-k", "{key:default}"], 0, ["no v=DKIM1"]),
+]
 
 
-def test_fallback_key_found_without_k(world):
-    rc, out = check(world, "fb", "-v")
-    assert rc == 0, out
-    assert "matches the private key %s" % str(Path(world["qh"]) / "control" / "domainkeys" / "fb") in out
+def _fill(world, text):
+    text = text.replace("{value}", world["value"])
+    return re.sub(r"\{key:(/?)([\w.-]+)\}",
+                  lambda m: (str(Path(world["qh"]) / "control" / "domainkeys" / m.group(2))
+                             if m.group(1) else keypath(world, m.group(2))), text)
 
 
-def test_weak_1024_is_a_warning(world):
-    rc, out = check(world, "weak")
-    assert rc == 0, out
-    assert "warning: 1024-bit RSA key" in out and out.endswith("key OK\n")
-
-
-def test_no_private_key_is_not_compared(world):
-    rc, out = check(world, "testing", "-v")
-    assert rc == 0
-    assert "not compared" in out
-
-
-# ------------------------------------------------------------------ key match
-
-def test_mismatch_with_other_key(world):
-    rc, out = check(world, "default", "-k", keypath(world, "other"))
-    assert rc == 1
-    assert "does not match the private key %s" % keypath(world, "other") in out
-    assert "key OK" not in out
+@pytest.mark.parametrize("sel,args,rc,texts", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_case(world, sel, args, rc, texts):
+    got, out = check(world, sel, *[_fill(world, a) for a in args])
+    assert got == rc, out
+    for t in texts:
+        assert _fill(world, t) in out
+    if rc == 0:
+        assert out.endswith("dkimtestkey: key OK\n"), out
+    else:
+        assert "key OK" not in out, out
 
 
 def test_mismatch_cli(world):
@@ -187,148 +230,10 @@ def test_mismatch_cli(world):
     assert "does not match" in r.stdout
 
 
-def test_key_type_mismatch(world):
-    rc, out = check(world, "ed", "-k", keypath(world, "default"))
-    assert rc == 1
-    assert "is rsa, the record says k=ed25519" in out
-
-
-def test_explicit_missing_keyfile(world):
-    rc, out = check(world, "default", "-k", "/nonexistent/key")
-    assert rc == 1
-    assert "/nonexistent/key" in out and "No such file" in out
-
-
-# ------------------------------------------------------------------ record problems
-
-def test_revoked(world):
-    rc, out = check(world, "revoked")
-    assert rc == 1
-    assert "key revoked" in out
-
-
-def test_nxdomain(world):
-    rc, out = check(world, "nosuch")
-    assert rc == 1
-    assert "'nosuch._domainkey.example.com' record not found (NXDOMAIN" in out
-
-
 def test_nxdomain_cli(world):
     r = _cli("dkimtestkey", world["env"], "-d", "example.com", "-s", "nosuch")
     assert r.returncode == 1
     assert "record not found" in r.stdout
-
-
-def test_nodata(world):
-    rc, out = check(world, "nodata")
-    assert rc == 1
-    assert "has no TXT record" in out
-
-
-def test_doubled_domain_hint(world):
-    rc, out = check(world, "dbl")
-    assert rc == 1
-    assert "dbl._domainkey.example.com.example.com" in out
-    assert "enter only 'dbl._domainkey'" in out
-
-
-@pytest.mark.parametrize("sel", ["quotes", "quotes2"])
-def test_quotes_pasted(world, sel):
-    rc, out = check(world, sel)
-    assert rc == 1
-    assert 'quote characters (")' in out
-    if sel == "quotes":
-        assert "inside p=" in out
-    assert "the value meant was probably: %s\n" % world["value"] in out
-    assert "(that value parses as a valid key record)" in out
-
-
-def test_split_over_two_records(world):
-    rc, out = check(world, "split")
-    assert rc == 1
-    assert "split over 2 separate TXT records" in out
-    assert "joined into one record the pieces give a valid key record: %s" % world["value"] in out
-
-
-def test_p_repeated(world):
-    rc, out = check(world, "rep")
-    assert rc == 1
-    assert "p= appears 2 times" in out
-    assert "the value meant was probably: %s\n" % world["value"] in out
-
-
-def test_whole_zone_line_pasted(world):
-    rc, out = check(world, "zoneline")
-    assert rc == 1
-    assert "whole zone file line" in out
-    assert "the value meant was probably: %s\n" % world["value"] in out
-
-
-def test_whitespace_in_p_is_legal_with_warning(world):
-    rc, out = check(world, "ws", "-k", keypath(world, "default"), "-v")
-    assert rc == 0, out
-    assert "warning: whitespace inside p=" in out
-    assert "matches the private key" in out
-    assert out.endswith("key OK\n")
-
-
-def test_testing_flag_warning(world):
-    rc, out = check(world, "testing", "-k", keypath(world, "default"))
-    assert rc == 0, out
-    assert "warning: t=y is still set" in out
-    assert out.endswith("key OK\n")
-
-
-def test_h_sha1_only(world):
-    rc, out = check(world, "sha1")
-    assert rc == 1
-    assert "h=sha1 excludes sha256" in out
-
-
-def test_short_key(world):
-    rc, out = check(world, "short")
-    assert rc == 1
-    assert "512 bits, less than 1024" in out
-
-
-def test_truncated_key(world):
-    rc, out = check(world, "truncated")
-    assert rc == 1
-    assert "invalid public key" in out and "truncated" in out
-
-
-def test_pem_pasted_into_p(world):
-    rc, out = check(world, "pem")
-    assert rc == 1
-    assert "PEM block" in out
-
-
-@pytest.mark.parametrize("sel,text", [("syntax", "syntax error"), ("badv", "not DKIM1")])
-def test_syntax_errors(world, sel, text):
-    rc, out = check(world, sel)
-    assert rc == 1
-    assert text in out
-
-
-def test_two_dkim_records(world):
-    rc, out = check(world, "multi")
-    assert rc == 1
-    assert "2 DKIM key records" in out
-
-
-def test_other_txt_records_ignored(world):
-    rc, out = check(world, "mixed", "-v", "-k", keypath(world, "default"))
-    assert rc == 0, out
-    assert "1 other TXT record at this name ignored" in out
-
-
-def test_v_not_first_and_missing_v(world):
-    rc, out = check(world, "vlast", "-k", keypath(world, "default"))
-    assert rc == 0, out
-    assert "not the first tag" in out
-    rc, out = check(world, "nov", "-k", keypath(world, "default"))
-    assert rc == 0, out
-    assert "no v=DKIM1" in out
 
 
 # ------------------------------------------------------------------ DNS trouble: exit 2
