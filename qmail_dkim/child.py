@@ -4,9 +4,8 @@
 $QUEUEPROG, otherwise bin/qmail-queue (relative to $QMAILHOME). Exec'd
 directly -- never through a shell, values are never split or interpreted.
 The child reads on fd 0 our new header lines followed by the message
-(less the `drop` ranges); fd 1 is inherited (the envelope) unless we had to
-read the envelope, in which case the child gets an unlinked copy of exactly
-the same bytes.
+(less the `drop` ranges); on fd 1 the envelope main.py has read (an unlinked
+copy of exactly the same bytes), or fd 1 itself when `envelope` is None.
 """
 import errno
 import os
@@ -50,14 +49,6 @@ def is_self(path, me=None):
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
-def _envelope_copy(envelope, tmpdir):
-    from qmail_dkim.spool import _create, _write_all
-    fd = _create(tmpdir)
-    _write_all(fd, envelope, tmpdir)
-    os.lseek(fd, 0, os.SEEK_SET)
-    return fd
-
-
 def run(argv, env, prepend, spool, drop=(), envelope=None, tmpdir="/tmp"):
     """Run the queue program; return its exit status (or a contract code)."""
     global current_pid
@@ -65,36 +56,53 @@ def run(argv, env, prepend, spool, drop=(), envelope=None, tmpdir="/tmp"):
     if is_self(prog):
         raise QmailDkimExit(exits.CANNOT_RUN_CHILD,
                             "queue program %s is qmail-dkim itself" % argv[0])
-    env_fd = _envelope_copy(envelope, tmpdir) if envelope is not None else None
+    # The envelope goes through a pipe after the message, as qmail-smtpd's
+    # qmail.c sends it (the queue program reads fd 0 to its end, then fd 1).
+    pipes = []
     try:
-        r, w = os.pipe()
+        for _ in range(1 if envelope is None else 2):
+            pipes.append(os.pipe())
     except OSError as e:
+        for a, b in pipes:
+            os.close(a)
+            os.close(b)
         raise QmailDkimExit(exits.NO_PIPE, "cannot create a pipe: %s" % e.strerror)
+    r, w = pipes[0]
     # posix_spawn (vfork + exec in glibc): cheaper than forking this Python
     # process, and an exec failure comes back here as an OSError.
     actions = [(os.POSIX_SPAWN_DUP2, r, 0)]
-    if env_fd is not None:
-        actions.append((os.POSIX_SPAWN_DUP2, env_fd, 1))
+    if envelope is not None:
+        actions.append((os.POSIX_SPAWN_DUP2, pipes[1][0], 1))
     try:
         pid = os.posix_spawn(prog, [prog] + list(argv[1:]), env, file_actions=actions,
                              setsigdef=(signal.SIGPIPE, signal.SIGXFSZ, signal.SIGALRM,
                                         signal.SIGTERM))
     except OSError as e:
-        os.close(r)
-        os.close(w)
+        for a, b in pipes:
+            os.close(a)
+            os.close(b)
         if e.errno in (errno.EAGAIN, errno.ENOMEM):
             raise QmailDkimExit(exits.NO_FORK, "cannot fork: %s" % e.strerror)
         raise QmailDkimExit(exits.CANNOT_RUN_CHILD, "cannot run queue program %s: %s"
                             % (argv[0], e.strerror or e))
     current_pid = pid
-    os.close(r)
-    if env_fd is not None:
-        os.close(env_fd)
+    for a, _ in pipes:
+        os.close(a)
     broken = _feed(w, prepend, spool, drop)
     try:
         os.close(w)
     except OSError:
         pass
+    if envelope is not None:
+        ew = pipes[1][1]
+        try:
+            _write(ew, envelope)
+        except OSError:             # EPIPE: the child quit before reading it
+            broken = True
+        try:
+            os.close(ew)
+        except OSError:
+            pass
     _, status = os.waitpid(pid, 0)
     current_pid = None
     if os.WIFSIGNALED(status):
@@ -104,7 +112,7 @@ def run(argv, env, prepend, spool, drop=(), envelope=None, tmpdir="/tmp"):
     if broken and code == 0:
         # The child said "queued" without reading the whole message: we cannot
         # know what it queued. Temporary failure, so the sender retries.
-        raise QmailDkimExit(exits.WRITE_ERROR, "queue program %s exited 0 before reading the whole message" % argv[0])
+        raise QmailDkimExit(exits.WRITE_ERROR, "queue program %s exited 0 before reading the whole message and envelope" % argv[0])
     return code
 
 

@@ -1,8 +1,8 @@
 """The envelope (fd 1) and DKIMSIGNRCPTS (contract sections 1 and 3).
 
-The envelope is F<sender>\\0 then T<recipient>\\0 ... then \\0. It is read only
-when DKIMSIGNRCPTS needs the recipients; the queue program then gets exactly
-the same bytes (main.py hands it an unlinked copy).
+The envelope is F<sender>\\0 then T<recipient>\\0 ... then \\0. main.py reads it
+after the message (a missing or incomplete one is truncated input, exit 54);
+the queue program then gets exactly the same bytes (an unlinked copy).
 """
 import os
 
@@ -26,10 +26,16 @@ def read_envelope(fd=1, limit=64 << 20):
         chunks.append(data)
     envelope = b"".join(chunks)
     # A complete envelope ends with the empty recipient: "...\0\0" (qmail-queue
-    # itself refuses a short one). A truncated envelope means the sender side
-    # died: temporary, and nothing is queued.
-    if not envelope.startswith(b"F") or not envelope.endswith(b"\0\0"):
-        raise QmailDkimExit(exits.READ_ERROR, "envelope truncated or malformed")
+    # itself refuses a short one). A missing or truncated envelope means the
+    # sender side died before the end: temporary, and nothing is queued.
+    if not envelope:
+        raise QmailDkimExit(exits.READ_ERROR, "truncated input: no envelope after the message "
+                            "(the client or qmail-smtpd went away during DATA)")
+    if not envelope.startswith(b"F"):
+        raise QmailDkimExit(exits.READ_ERROR, "malformed envelope (does not begin with F)")
+    if not envelope.endswith(b"\0\0"):
+        raise QmailDkimExit(exits.READ_ERROR, "truncated input: the envelope is incomplete "
+                            "(the client or qmail-smtpd went away)")
     return envelope
 
 

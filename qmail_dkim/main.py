@@ -89,14 +89,15 @@ def main(argv=None):
         tmpdir = env.get("TMPDIR") or "/tmp"
         from qmail_dkim.spool import Spool
         spool = Spool.from_fd(0, tmpdir)
-        cache = []
+        # The envelope follows the message on fd 1 (qmail-smtpd writes it once
+        # the message is complete). Read it now: an empty or incomplete one
+        # means the input was cut off (the client or qmail-smtpd went away
+        # during DATA), and that, not the message, is what the log must name.
+        # The queue program gets the same bytes.
+        from qmail_dkim import envelope as rcpts
+        cache = [rcpts.read_envelope(1)]
 
         def read_env():
-            # fd 1 read only when a mode needs it (DKIMSIGNRCPTS, DMARCVERIFY);
-            # the queue program then gets the same bytes
-            if not cache:
-                from qmail_dkim import envelope as rcpts
-                cache.append(rcpts.read_envelope(1))
             return cache[0]
         if mode == "sign":
             from qmail_dkim.sign import run as sign

@@ -25,6 +25,16 @@ SAMPLE = (b"From: Joe Sender <joe@example.com>\n"
           b"a line with  two spaces and a tab\there.\n")
 
 
+def envelope_file(envelope=None):
+    """An open file holding an envelope, for fd 1 of a qmail-dkim started by
+    hand (qmail-dkim reads the envelope after the message: without one the
+    input counts as truncated, exit 54)."""
+    f = tempfile.TemporaryFile()
+    f.write(envelope if envelope is not None else make_envelope("joe@example.com", ["bob@example.net"]))
+    f.seek(0)
+    return f
+
+
 class Run:
     def __init__(self, proc, qd):
         self.rc = proc.returncode

@@ -246,3 +246,37 @@ def test_tried_lists_every_path_of_both_forms(home):
     r = qdkim.run(home, dict(RELAY, DKIMKEY="domainkeys/nonexistent"))
     f = fields(r.log)
     assert r.rc == 35 and f["tried"] == "domainkeys/nonexistent,control/domainkeys/nonexistent"
+
+
+# ------------------------------------------------ 9. truncated input
+
+CUT = b"From: joe@example.com\nTo: bob@example.net\nSubj"      # the client went away
+
+
+@pytest.mark.parametrize("env", [RELAY, {"DKIMVERIFY": "U"}], ids=["sign", "verify"])
+def test_truncated_input_is_named_in_the_log(home, env):
+    # qmail-smtpd died during DATA: part of the message, then no envelope
+    r = qdkim.run(home, env, message=CUT, envelope=b"")
+    f = fields(r.log)
+    assert r.rc == 54 and r.stored == []
+    assert f["reason"].startswith("truncated input: no envelope after the message"), r.log
+    assert f.get("result", f.get("status")) == "error" and "From" not in r.log
+    # an envelope cut in the middle
+    r = qdkim.run(home, env, message=SAMPLE, envelope=b"Fjoe@example.com\0Tbob@exa")
+    f = fields(r.log)
+    assert r.rc == 54 and f["reason"].startswith("truncated input: the envelope is incomplete")
+    # a whole message whose header was cut is still a message (passed on)
+    r = qdkim.run(home, env, message=CUT)
+    assert r.rc == 0 and r.msg.endswith(CUT)
+
+
+def test_truncated_input_through_qmail_smtpd_reader(home):
+    # the same through notqmail's qmail.c: 451, nothing queued
+    from tests.realparts import qmailc
+    from tests.realparts.queue_double import QueueDouble
+    qd = QueueDouble(home / "qq-cut")
+    env = {"PATH": "/usr/bin:/bin", "QMAILHOME": str(home), "TMPDIR": str(home / "tmp"),
+           "DKIMQUEUE": str(qd.path), **qd.env(), **RELAY}
+    r = qmailc.run("notqmail", [qdkim.QMAIL_DKIM], env, CUT, b"", str(home))
+    assert r.exitcode == 54 and r.reply == b"451 qq read error (#4.3.0)\r\n"
+    assert "truncated input" in r.log.decode() and qd.messages() == []

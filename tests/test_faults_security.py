@@ -123,8 +123,8 @@ def test_spool_file_is_unlinked_and_private(home):
     qd = qdkim.QueueDouble(home / "qq-slow")
     env.update(qd.env(sleep_before=2))
     env["DKIMQUEUE"] = str(qd.path)
-    with open(os.devnull, "rb") as devnull:
-        p = subprocess.Popen([qdkim.QMAIL_DKIM], stdin=subprocess.PIPE, stdout=devnull,
+    with qdkim.envelope_file() as envelope:
+        p = subprocess.Popen([qdkim.QMAIL_DKIM], stdin=subprocess.PIPE, stdout=envelope,
                              stderr=subprocess.PIPE, env=env)
         p.stdin.write(SAMPLE)
         p.stdin.close()

@@ -93,7 +93,7 @@ def test_tmpdir_full_is_53(home):
     big = SAMPLE + b"y" * 500_000 + b"\n"
     env = {"PATH": "/usr/bin:/bin", "QMAILHOME": str(home), "TMPDIR": str(home), **RELAY,
            "DKIMQUEUE": "/bin/true"}
-    p = subprocess.run([qdkim.QMAIL_DKIM], input=big, env=env, stdout=subprocess.DEVNULL,
+    p = subprocess.run([qdkim.QMAIL_DKIM], input=big, env=env, stdout=qdkim.envelope_file(),
                        stderr=subprocess.PIPE, timeout=30,
                        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536)))
     assert p.returncode == 53, p.stderr
@@ -145,7 +145,7 @@ def _as_nobody_with_limits(home, limit_args, env_extra):
     env.update(env_extra)
     return subprocess.run(["prlimit"] + limit_args + ["setpriv", "--reuid=65534", "--regid=65534",
                           "--clear-groups", qdkim.QMAIL_DKIM], input=SAMPLE, env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+                          stdout=qdkim.envelope_file(), stderr=subprocess.PIPE, timeout=60)
 
 
 def test_cannot_fork_is_58():
@@ -165,7 +165,7 @@ def test_cannot_create_pipe_is_59(home):
     env = {"PATH": "/usr/bin:/bin", "QMAILHOME": str(home), "TMPDIR": str(home), "DKIMQUEUE": "/bin/cat", **RELAY}
     # fds 0-2, the spool file (3) and room for one import: no room for a pipe.
     p = subprocess.run(["prlimit", "--nofile=5", qdkim.QMAIL_DKIM], input=SAMPLE, env=env,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+                       stdout=qdkim.envelope_file(), stderr=subprocess.PIPE, timeout=60)
     f = fields([l for l in p.stderr.decode().splitlines() if l.startswith("qmail-dkim:")][0])
     assert p.returncode == 59 and f["result"] == "error" and "pipe" in f["reason"]
 
@@ -185,6 +185,6 @@ def test_program_that_cannot_load_exits_81(home, tmp_path):
     (bad / "__init__.py").write_text("")
     (bad / "main.py").write_text("raise ImportError('half-installed')\n")
     env = {"PATH": "/usr/bin:/bin", "QMAILHOME": str(home), "PYTHONPATH": str(bad.parent)}
-    p = subprocess.run([qdkim.QMAIL_DKIM], input=SAMPLE, env=env, stdout=subprocess.DEVNULL,
+    p = subprocess.run([qdkim.QMAIL_DKIM], input=SAMPLE, env=env, stdout=qdkim.envelope_file(),
                        stderr=subprocess.PIPE, timeout=30)
     assert p.returncode == 81 and b"cannot load qmail-dkim" in p.stderr and b"exit=81" in p.stderr

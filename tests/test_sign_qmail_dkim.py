@@ -170,7 +170,8 @@ def test_unreadable_key_is_55_with_uid_gid():
         env = {"PATH": "/usr/bin:/bin", "QMAILHOME": str(home), "TMPDIR": str(home / "tmp"),
                "RELAYCLIENT": "", "DKIMKEY": "control/domainkeys/%/default", "DKIMQUEUE": "/bin/true"}
         p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", qdkim.QMAIL_DKIM],
-                           input=SAMPLE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30)
+                           input=SAMPLE, env=env, stdout=qdkim.envelope_file(), stderr=subprocess.PIPE,
+                           timeout=30)
         err = p.stderr.decode()
         assert p.returncode == 55, err
         assert "Permission denied" in err and "uid=65534 gid=65534" in err
