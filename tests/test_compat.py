@@ -280,3 +280,61 @@ def test_truncated_input_through_qmail_smtpd_reader(home):
     r = qmailc.run("notqmail", [qdkim.QMAIL_DKIM], env, CUT, b"", str(home))
     assert r.exitcode == 54 and r.reply == b"451 qq read error (#4.3.0)\r\n"
     assert "truncated input" in r.log.decode() and qd.messages() == []
+
+
+# ------------------------------------------------ 3. third-party signatures and practice
+
+def list_signed(home):
+    """SAMPLE (From: joe@example.com) signed only by lists.example.net."""
+    import shutil
+    kd = home / "control/domainkeys/lists.example.net"
+    kd.mkdir(parents=True, exist_ok=True)
+    shutil.copy(home / "control/domainkeys/example.com/default", kd / "default")
+    msg = signed(home, env={"DKIMDOMAIN": "lists.example.net"})
+    assert b"d=lists.example.net" in msg
+    return msg
+
+
+def test_third_party_with_practice_disabled_is_neutral(home):
+    msg = list_signed(home)
+    # the classic letters (which contain F but not D) deliver it
+    r = verify(home, msg, {"SIGN_PRACTICE": "none", "DKIMVERIFY": "FGHIKLMNOQRTUVWjp"})
+    f = fields(r.log)
+    assert r.rc == 0 and f["status"] == "D" and f["dkim"] == "pass", r.log
+    assert dkim_status(r.msg) == (b"DKIM-Status: verify result: no signatures verified but "
+                                  b"message is not suspicious")
+    assert b"dkim=pass" in r.msg
+    # an author signature next to it: A
+    both = signed(home, msg)
+    assert fields(verify(home, both, {"SIGN_PRACTICE": "none"}).log)["status"] == "A"
+
+
+@pytest.fixture
+def adsp_dns(nsd_factory):
+    from tests.realparts.nsd import txt_rr
+    return nsd_factory({
+        "example.com": txt_rr("_adsp._domainkey", "dkim=discardable"),
+        "example.org": txt_rr("_adsp._domainkey", "dkim=unknown"),
+    })
+
+
+def test_third_party_only_consults_the_author_practice(home, adsp_dns):
+    msg = list_signed(home)
+    env = {"DKIMPRACTICE": "", "DNSCACHEIP": adsp_dns.dnscacheip, "DKIMDNSTIMEOUT": "2",
+           "DKIMVERIFY": "G"}
+    r = verify(home, msg, env)
+    f = fields(r.log)
+    # example.com says it signs everything and discards the rest (RFC 5617 3.2:
+    # a third-party signature is not an author signature)
+    assert r.rc == 31 and f["status"] == "G" and f["old"] == "A", r.log
+    assert f["practice"] == "adsp:discardable"
+    # an author whose practice is not discardable: the signature counts as A
+    other = signed(home, SAMPLE.replace(b"joe@example.com", b"joe@example.org"),
+                   {"DKIMDOMAIN": "lists.example.net"})
+    r = verify(home, other, env)
+    f = fields(r.log)
+    assert r.rc == 0 and f["status"] == "A" and "old" not in f, r.log
+    assert f["practice"] == "adsp:unknown" and b"X-DKIM-ADSP: unknown;" in r.msg
+    # the author's own signature: practice is not asked
+    r = verify(home, signed(home), env)
+    assert fields(r.log)["status"] == "A" and "practice" not in fields(r.log)

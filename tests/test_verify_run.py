@@ -299,13 +299,17 @@ def test_ssp(home, tmp_path, rec, letter, text):
     assert o.prepend.endswith(b"X-DKIM-SSP: " + text + b"\n")
 
 
-def test_practice_disabled_F(home, tmp_path):
+def test_practice_disabled_third_party_is_D(home, tmp_path):
+    # the signature's letter is F (dkim=pass); the message's is D, as in C
     msg = dkimpy_sign(MSG, domain=b"lists.example.org")
     lk = Lookup({"sel._domainkey.lists.example.org": rsa_record(rsa_priv())})
     o, _ = run(tmp_path, msg, {"SIGN_PRACTICE": "", "DKIMPRACTICE": "", "DKIMVERIFY": "F"}, lookup=lk)
-    assert logd(o)["status"] == "F" and o.exit_code == exits.REJECT_PERM
-    assert o.prepend.startswith(b"DKIM-Status: 3rd-party signature\n")
+    assert logd(o)["status"] == "D" and o.exit_code is None
+    assert o.prepend.startswith(b"DKIM-Status: verify result: no signatures verified but "
+                                b"message is not suspicious\n")
     assert b"dkim=pass" in o.prepend
+    o, _ = run(tmp_path, msg, {"SIGN_PRACTICE": "none", "DKIMVERIFY": "D"}, lookup=lk)
+    assert logd(o)["status"] == "D" and o.exit_code == exits.REJECT_PERM
     o, _ = run(tmp_path, msg, {"DKIMVERIFY": "F"}, lookup=lk)
     assert logd(o)["status"] == "A" and o.exit_code is None
 

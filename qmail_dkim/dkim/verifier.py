@@ -98,6 +98,7 @@ class SigResult:
         self.l = None
         self.key = None
         self.body = None       # BodyHasher used for this signature
+        self.third_party = False  # verified, but d= is not the author's domain or a parent
 
     @property
     def header_b(self):
@@ -408,6 +409,7 @@ def verify_all(fields, spool, opts, keys):
             sig.set("J" if testing else "I", "signature did not verify")
             continue
         third_party = not (opts.from_domain and _in_domain(opts.from_domain, sig.d))
+        sig.third_party = third_party
         if third_party and opts.practice_disabled:
             sig.set("F", "third-party signature (d=%s)" % sig.d)
         elif sig.l is not None and sig.l < sig.body.length and not opts.honor_l:

@@ -88,8 +88,17 @@ def run(env, spool, now=None, lookup=None, read_envelope=None, spf_lookup=None):
         arc = arc_chain.validate(fields, spool, lookup)
 
     old = None
-    pres = practice.apply(env, letter, author, bool(results), lookup)
-    if pres is not None:
+    if letter == "F":
+        # Practice disabled and only third-party signatures verify: neutral,
+        # as in C (VERIFICATION, the message letter).
+        letter = "D"
+    # Only third-party signatures verify (they count as A): RFC 5617 section
+    # 3.2, no author signature, so the author domain's practice is asked as
+    # for F; only a G (the author signs all its mail) changes the letter.
+    third_only = letter in ("A", "E") and not any(
+        r.letter in ("A", "E") and not r.third_party for r in results)
+    pres = practice.apply(env, "F" if third_only else letter, author, bool(results), lookup)
+    if pres is not None and (not third_only or pres.letter == "G"):
         old, letter = letter, pres.letter
 
     specs, log_d, log_s, log_r, words = [], [], [], [], []
