@@ -101,7 +101,16 @@ def main(argv=None):
             return cache[0]
         if mode == "sign":
             from qmail_dkim.sign import run as sign
-            outcome = sign.run(env, spool, arg, read_env)
+            signed = spool
+            if "DKIMSTOREDCRLF" in env:
+                # SIGNING, Stored CR LF: hash what such a qmail-remote sends;
+                # the queue program still gets the message as it came.
+                signed = spool.stored_crlf_as_line_end(tmpdir)
+            try:
+                outcome = sign.run(env, signed, arg, read_env)
+            finally:
+                if signed is not spool:
+                    signed.close()
         else:
             from qmail_dkim.verify import run as verify
             outcome = verify.run(env, spool, read_envelope=read_env)

@@ -41,6 +41,17 @@ def _write_all(fd, data, tmpdir):
         view = view[n:]
 
 
+def _reads(infd):
+    while True:
+        try:
+            chunk = os.read(infd, CHUNK)
+        except OSError as e:
+            raise QmailDkimExit(exits.READ_ERROR, "cannot read message: %s" % e.strerror)
+        if not chunk:
+            return
+        yield chunk
+
+
 class Spool:
     """The message, on disk, with its header parsed.
 
@@ -70,18 +81,16 @@ class Spool:
 
     @classmethod
     def from_fd(cls, infd=0, tmpdir=None):
+        return cls.from_chunks(_reads(infd), tmpdir)
+
+    @classmethod
+    def from_chunks(cls, chunks, tmpdir=None):
         tmpdir = tmpdir or "/tmp"
         fd = _create(tmpdir)
         head = bytearray()
         head_done = False
         size = 0
-        while True:
-            try:
-                chunk = os.read(infd, CHUNK)
-            except OSError as e:
-                raise QmailDkimExit(exits.READ_ERROR, "cannot read message: %s" % e.strerror)
-            if not chunk:
-                break
+        for chunk in chunks:
             _write_all(fd, chunk, tmpdir)
             size += len(chunk)
             if not head_done:
@@ -105,6 +114,25 @@ class Spool:
         finally:
             t.join()
             os.close(r)
+
+    def stored_crlf_as_line_end(self, tmpdir=None):
+        """DKIMSTOREDCRLF (sign mode): the message as a qmail-remote that
+        sends a stored CR LF unchanged puts it on the wire (notqmail 1.09 and
+        later, sagredo), in the LF form the hashing takes: every CR LF becomes
+        LF. A new spool when the message holds a CR LF, else self."""
+        if b"\r\n" not in self.header and not any(b"\r\n" in c or c.endswith(b"\r")
+                                                   for c in self.chunks(self.body_offset)):
+            return self
+
+        def lf():
+            carry = b""
+            for c in self.chunks():
+                c = carry + c
+                carry = b"\r" if c.endswith(b"\r") else b""
+                yield (c[:-1] if carry else c).replace(b"\r\n", b"\n")
+            if carry:
+                yield carry
+        return Spool.from_chunks(lf(), tmpdir)
 
     def pread(self, offset, length):
         return os.pread(self.fd, length, offset)

@@ -338,3 +338,38 @@ def test_third_party_only_consults_the_author_practice(home, adsp_dns):
     # the author's own signature: practice is not asked
     r = verify(home, signed(home), env)
     assert fields(r.log)["status"] == "A" and "practice" not in fields(r.log)
+
+
+# ------------------------------------------------ 8. stored CR LF
+
+def notqmail109_wire(stored):
+    """qmail-remote of notqmail >= 1.09 / sagredo: a stored CR LF is sent
+    unchanged, every other LF becomes CR LF."""
+    return stored.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def test_stored_crlf_setting_signs_what_notqmail_109_sends(home, require_tool):
+    from tests.realparts import verifiers as V
+    require_tool("mailauth")
+    records = {"default._domainkey.example.com": KEY.dns_record()}
+    crlf = SAMPLE.replace(b"\n", b"\r\n")           # injected locally with CR LF line ends
+    for canon in ("r", "s"):
+        out = signed(home, crlf, {"DKIMSTOREDCRLF": "", "DKIMSIGNOPTIONS": "-c " + canon})
+        assert out.endswith(crlf)                   # the message itself is unchanged
+        res = V.mailauth_dkim_results(V.mailauth_verify(notqmail109_wire(out), records, crlf=True))
+        assert [r for r, _ in res] == ["pass"], (canon, res)
+    # today's default hashes the CR as data (what netqmail and notqmail <= 1.08
+    # send): such a receiver sees a failure
+    out = signed(home, crlf)
+    res = V.mailauth_dkim_results(V.mailauth_verify(notqmail109_wire(out), records, crlf=True))
+    assert [r for r, _ in res] != ["pass"]
+
+
+def test_stored_crlf_setting_changes_nothing_for_lf_mail(home):
+    a = signed(home, env={"DKIMSTOREDCRLF": ""})
+    assert fields(verify(home, a).log)["status"] == "A"
+    # a CR LF only in the body, split across the spool's read chunks
+    body = b"x" * 65535 + b"\r\n" + b"end\r\n"
+    out = signed(home, SAMPLE + body, {"DKIMSTOREDCRLF": ""})
+    lf = out.replace(b"\r\n", b"\n")
+    assert fields(verify(home, lf).log)["status"] == "A"
