@@ -36,6 +36,14 @@ TIME = "/usr/bin/time"
 QUEUE_CHILD = "/usr/bin/cat"       # reads all of fd 0, writes it to fd 1 (/dev/null)
 DMARC_TARGET = 1.5                 # verify with SPF+DMARC / DKIM-only verify, per process
 TARGETS = {("sign", "small"): 7.0, ("sign", "big"): 2.5, ("verify", "small"): 12.0}
+NOSITE = "qmail-dkim -S (regular layout)"
+SERVED = "qmail-dkim + qmail-dkimd"
+# issue 13: the per-process path with its cheap wins, and through the server
+VARIANT_TARGETS = {
+    NOSITE: {("sign", "small"): 5.0, ("sign", "big"): 2.5, ("verify", "small"): 5.5},
+    SERVED: {("sign", "small"): 2.5, ("sign", "big"): 2.5, ("verify", "small"): 3.0},
+}
+TP_FACTOR = 2.0                    # msgs/s with the server >= 2 x today's per-process program
 RSS_LIMIT_KB = 60 * 1024           # qmail-dkim peak RSS on the 10 MB message
 BIG = 1 << 20                      # sizes from 1 MiB up use --big-runs
 
@@ -168,32 +176,121 @@ def interpreter_of(script):
     return parts[0]
 
 
-def make_regular_layout(work, script):
+def make_regular_layout(work, script, nosite=False, pkgroot=None, name="regular-venv"):
     """A throwaway venv in which qmail_dkim is a plain directory on sys.path
     (as after a non-editable `pip install .`) and the dependencies come from
     the installed venv through a plain .pth line. This removes the
     import-hook cost of setuptools' editable install (about 13 ms, importing
     pathlib, fnmatch, urllib.parse and ipaddress at start-up), which a
-    production install does not have. Returns the path of its qmail-dkim."""
+    production install does not have. nosite: its #! line starts Python
+    with -S (qmail-dkim then adds the venv's plain .pth paths itself).
+    pkgroot: take qmail_dkim from there (a --baseline-rev tree). Returns
+    the path of its qmail-dkim."""
     py = interpreter_of(script)
     info = run_quiet([py, "-c", "import os, sysconfig, qmail_dkim; "
                       "print(sysconfig.get_paths()['purelib']); "
                       "print(os.path.dirname(os.path.dirname(qmail_dkim.__file__)))"]).stdout
-    purelib, pkgroot = info.decode().split("\n")[:2]
-    venv = os.path.join(work, "regular-venv")
+    purelib, own_root = info.decode().split("\n")[:2]
+    pkgroot = pkgroot or own_root
+    venv = os.path.join(work, name)
     run_quiet([py, "-m", "venv", "--without-pip", venv])
     vpy = os.path.join(venv, "bin", "python3")
     site = run_quiet([vpy, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
                      ).stdout.decode().strip()
     with open(os.path.join(site, "qmail_dkim_bench.pth"), "w") as f:
         f.write(pkgroot + "\n" + purelib + "\n")
-    with open(script, "rb") as f:
+    src = script if pkgroot == own_root else os.path.join(pkgroot, "bin", "qmail-dkim")
+    with open(src, "rb") as f:
         body = f.read().split(b"\n", 1)[1]
     out = os.path.join(venv, "bin", "qmail-dkim")
     with open(out, "wb") as f:
-        f.write(b"#!" + vpy.encode() + b"\n" + body)
+        f.write(b"#!" + vpy.encode() + (b" -S" if nosite else b"") + b"\n" + body)
     os.chmod(out, 0o755)
     return out
+
+
+def baseline_tree(work, rev):
+    """qmail_dkim/ and bin/qmail-dkim as of git revision `rev`, in a directory."""
+    out = os.path.join(work, "baseline")
+    os.makedirs(out)
+    tar = run_quiet(["git", "-C", REPO, "archive", rev, "qmail_dkim", "bin/qmail-dkim"]).stdout
+    subprocess.run(["tar", "-x", "-C", out], input=tar, check=True)
+    return out
+
+
+# ------------------------------------------------------------------ qmail-dkimd
+
+class Dkimd:
+    """qmail-dkimd (the one next to qmail-dkim's Python) on a socket in the
+    work directory; stopped by its pid. Run as root, the benchmark starts it
+    with -u nobody -a root, and lets nobody reach $QMAILHOME, the key and
+    $TMPDIR."""
+
+    def __init__(self, work, qd, home, tmp, key):
+        self.work = work
+        self.prog = os.path.join(os.path.dirname(interpreter_of(qd)), "qmail-dkimd")
+        if not os.access(self.prog, os.X_OK):
+            raise BenchError("%s not found (--no-server to skip it)" % self.prog)
+        self.socket = os.path.join(work, "dkimd", "socket")
+        self.log = os.path.join(work, "dkimd.log")
+        self.proc = None
+        self.argv = [self.prog, self.socket]
+        if os.getuid() == 0:
+            import pwd
+            pw = pwd.getpwnam("nobody")
+            self.argv = [self.prog, "-u", "nobody", "-a", "root", self.socket]
+            for d in (work, home, os.path.join(home, "control"),
+                      os.path.join(home, "control", "domainkeys"), os.path.dirname(key)):
+                os.chmod(d, 0o755)
+            os.chmod(tmp, 0o1777)
+            os.chown(key, pw.pw_uid, pw.pw_gid)
+        else:
+            os.makedirs(os.path.dirname(self.socket), mode=0o700)
+
+    def start(self):
+        with open(self.log, "wb") as err:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                                         env={"PATH": "/usr/bin:/bin"}, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            with open(self.log, "rb") as f:
+                if b"listening on" in f.read():
+                    return self
+            time.sleep(0.05)
+        with open(self.log, errors="replace") as f:
+            text = f.read()
+        self.stop()
+        raise BenchError("qmail-dkimd did not start: %s" % text[-1000:])
+
+    def memory(self):
+        """The server's own memory (the parent; workers are short-lived forks
+        sharing its pages)."""
+        pid = self.proc.pid
+        with open("/proc/%d/status" % pid) as f:
+            st = dict(l.split(":", 1) for l in f if ":" in l)
+        pss = "?"
+        try:
+            with open("/proc/%d/smaps_rollup" % pid) as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        pss = line.split()[1]
+        except OSError:
+            pass
+        return ("qmail-dkimd (pid %d) memory after the runs: VmRSS %s, VmHWM %s, Pss %s kB"
+                % (pid, st.get("VmRSS", "?").strip(), st.get("VmHWM", "?").strip(), pss))
+
+    def stop(self):
+        p = self.proc
+        if p is None:
+            return
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=5)
+        self.proc = None
 
 
 # ------------------------------------------------------------------ NSD
@@ -463,10 +560,24 @@ class Bench:
         if not os.access(QUEUE_CHILD, os.X_OK):
             raise BenchError("%s not found" % QUEUE_CHILD)
         self.key, self.pub = make_key(self.home)
-        self.variants = [("qmail-dkim", self.qd)]
+        self.variants = [("qmail-dkim", self.qd, {})]       # (name, program, extra env)
+        self.server = None
+        self.baseline = None
+        if args.baseline_rev:
+            tree = baseline_tree(self.work, args.baseline_rev)
+            self.baseline = "qmail-dkim @%s (regular)" % args.baseline_rev[:12]
+            self.variants.append((self.baseline, make_regular_layout(
+                self.work, self.qd, pkgroot=tree, name="baseline-venv"), {}))
         if not args.no_regular:
             self.variants.append(("qmail-dkim (regular layout)",
-                                  make_regular_layout(self.work, self.qd)))
+                                  make_regular_layout(self.work, self.qd), {}))
+            self.variants.append((NOSITE, make_regular_layout(
+                self.work, self.qd, nosite=True, name="nosite-venv"), {}))
+        if not args.no_server:
+            self.server = Dkimd(self.work, self.qd, self.home, self.tmp, self.key).start()
+            client = (make_regular_layout(self.work, self.qd, nosite=True, name="client-venv")
+                      if not args.no_regular else self.qd)
+            self.variants.append((SERVED, client, {"DKIMSOCKET": self.server.socket}))
         self.rows = []          # (label, {name: (median ms, peak rss)}, ratio key)
         self.verdicts = []
         self.notes = []
@@ -476,6 +587,8 @@ class Bench:
     def close(self):
         if self.nsd:
             self.nsd.stop()
+        if self.server:
+            self.server.stop()
         os.close(self.runner.devnull)
         if not self.args.keep:
             shutil.rmtree(self.work, ignore_errors=True)
@@ -517,8 +630,8 @@ class Bench:
         self.odkim_cmd = " ".join(self.odkim_argv()) + " < message > /dev/null"
 
         entries = [("opendkim-testmsg", self.odkim_argv(), {"PATH": "/usr/bin:/bin"}, msg, od_check)]
-        for name, prog in self.variants:
-            entries.append((name, [prog], env, msg, qd_check("result=signed")))
+        for name, prog, extra in self.variants:
+            entries.append((name, [prog], dict(env, **extra), msg, qd_check("result=signed")))
         times, rss = measure(self.runner, entries, runs)
         self.add_rows("sign", size, runs, times, rss)
         return out
@@ -556,8 +669,8 @@ class Bench:
                           % (size_label(size), line, m.group(0) if m else "(no DKIM-Status:)"))
         entries = [("opendkim-testmsg", self.odkim_argv(), {"PATH": "/usr/bin:/bin"},
                     plain, od_check)]
-        for name, prog in self.variants:
-            entries.append((name, [prog], env, signed_path, qd_check("dkim=pass")))
+        for name, prog, extra in self.variants:
+            entries.append((name, [prog], dict(env, **extra), signed_path, qd_check("dkim=pass")))
         times, rss = measure(self.runner, entries, runs)
         self.add_rows("verify", size, runs, times, rss)
 
@@ -606,28 +719,28 @@ class Bench:
         label = "%s %s" % (mode, size_label(size))
         yard = "opendkim-testmsg" + (" (signing)" if mode == "verify" else "")
         self.rows.append((label, yard, base, None, rss["opendkim-testmsg"], runs))
-        target = TARGETS.get((mode, "big" if size >= BIG else "small"))
-        for name, _ in self.variants:
+        for name, _, _ in self.variants:
+            target = VARIANT_TARGETS.get(name, TARGETS).get((mode, "big" if size >= BIG else "small"))
             med = statistics.median(times[name]) * 1000
             ratio = med / base
             peak = rss[name]
             self.rows.append((label, name, med, ratio, peak, runs))
             if target is not None and size in (2048, 10 << 20):
-                self.verdicts.append("%-24s %-28s ratio %5.2f  target <= %-4g %s"
+                self.verdicts.append("%-16s %-36s ratio %5.2f  target <= %-4g %s"
                                      % (label, name, ratio, target,
                                         "met" if ratio <= target else "MISSED"))
             if mode == "sign" and size == 10 << 20 and peak is not None:
-                self.verdicts.append("%-24s %-28s peak RSS %5.1f MB  target <= 60 MB %s"
+                self.verdicts.append("%-16s %-36s peak RSS %5.1f MB  target <= 60 MB %s"
                                      % (label, name, peak / 1024,
                                         "met" if peak <= RSS_LIMIT_KB else "MISSED"))
 
     def print_table(self):
         print()
-        print("%-16s %-30s %10s %8s %12s %5s" % ("case", "program", "median ms", "ratio",
+        print("%-16s %-36s %10s %8s %12s %5s" % ("case", "program", "median ms", "ratio",
                                                   "peak RSS MB", "runs"))
-        print("-" * 86)
+        print("-" * 92)
         for label, name, med, ratio, peak, runs in self.rows:
-            print("%-16s %-30s %10.1f %8s %12s %5d" % (
+            print("%-16s %-36s %10.1f %8s %12s %5d" % (
                 label, name, med, "%.2f" % ratio if ratio is not None else "1.00",
                 "%.1f" % (peak / 1024) if peak is not None else "-", runs))
         if self.verdicts:
@@ -642,6 +755,57 @@ class Bench:
             print(n)
 
 
+# ------------------------------------------------------------------ throughput
+
+def throughput(bench, messages, rounds):
+    """2 KB sign, as many at once as there are CPUs: messages/second of each
+    program, `messages` per program per round, rounds interleaved (order
+    rotated), medians. The target compares qmail-dkim with qmail-dkimd to
+    today's per-process program (--baseline-rev, else the regular layout)."""
+    ncpu = os.cpu_count() or 1
+    msg = bench.message_file(2048, "plain")
+    env = bench.sign_env()
+    progs = [("opendkim-testmsg", bench.odkim_argv(), {"PATH": "/usr/bin:/bin"})]
+    progs += [(name, [prog], dict(env, **extra)) for name, prog, extra in bench.variants]
+    rates = {name: [] for name, _, _ in progs}
+    for r in range(rounds + 1):
+        k = r % len(progs)
+        for name, argv, penv in progs[k:] + progs[:k]:
+            t0 = time.perf_counter()
+            running = {}
+            started = done = 0
+            while done < messages:
+                while started < messages and len(running) < ncpu:
+                    fin = os.open(msg, os.O_RDONLY)
+                    acts = [(os.POSIX_SPAWN_DUP2, fin, 0),
+                            (os.POSIX_SPAWN_DUP2, bench.runner.devnull, 1),
+                            (os.POSIX_SPAWN_DUP2, bench.runner.devnull, 2)]
+                    running[os.posix_spawn(argv[0], argv, penv, file_actions=acts)] = fin
+                    started += 1
+                pid, status = os.wait()
+                os.close(running.pop(pid))
+                if os.waitstatus_to_exitcode(status) != 0:
+                    raise BenchError("throughput: %s exited %s" % (name, os.waitstatus_to_exitcode(status)))
+                done += 1
+            if r:                           # round 0 warms up
+                rates[name].append(messages / (time.perf_counter() - t0))
+    label = "msgs/s 2 KB sign"
+    bench.notes.append("throughput: 2 KB sign, %d at once (%d CPUs), %d messages per program "
+                       "per round, %d rounds interleaved; median msgs/s (min-max):" % (ncpu, ncpu, messages, rounds))
+    for name, _, _ in progs:
+        v = rates[name]
+        bench.notes.append("  %-36s %7.1f msgs/s  (%.1f-%.1f)" % (name, statistics.median(v), min(v), max(v)))
+    base_name = bench.baseline or "qmail-dkim (regular layout)"
+    if SERVED in rates and base_name in rates:
+        f = statistics.median(rates[SERVED]) / statistics.median(rates[base_name])
+        bench.verdicts.append("%-16s %-36s %5.2f x %s  target >= %g %s" % (
+            label, SERVED, f, base_name, TP_FACTOR, "met" if f >= TP_FACTOR else "MISSED"))
+    if bench.baseline and NOSITE in rates:
+        f = statistics.median(rates[NOSITE]) / statistics.median(rates[bench.baseline])
+        bench.verdicts.append("%-16s %-36s %5.2f x %s  (never slower: >= 1) %s" % (
+            label, NOSITE, f, bench.baseline, "met" if f >= 1 else "MISSED"))
+
+
 # ------------------------------------------------------------------ startup
 
 IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
@@ -654,7 +818,9 @@ def startup(bench, reps):
     msg = bench.message_file(2048, "plain")
     env = bench.sign_env()
     print()
-    for label, prog in bench.variants:
+    for label, prog, extra in bench.variants:
+        if extra:
+            continue            # qmail-dkimd: nothing of the per-message start-up to show
         vpy = interpreter_of(prog)
         selfs, cums, depth, order = {}, {}, {}, []
         for _ in range(reps + 1):
@@ -710,7 +876,14 @@ def main(argv=None):
     ap.add_argument("--big-runs", type=int, default=5, help="timed runs per program, messages >= 1 MB (5)")
     ap.add_argument("--sizes", default="2k,10m", help="sign sizes, e.g. 2k,100k,10m (2k,10m)")
     ap.add_argument("--verify-sizes", default="2k", help="verify sizes (2k)")
-    ap.add_argument("--mode", choices=("sign", "verify", "dmarc", "startup", "all"), default="all")
+    ap.add_argument("--mode", choices=("sign", "verify", "dmarc", "throughput", "startup", "all"),
+                    default="all")
+    ap.add_argument("--no-server", action="store_true", help="skip the qmail-dkimd variant")
+    ap.add_argument("--baseline-rev", help="also time qmail-dkim as of this git revision "
+                    "(regular layout): 'today's per-process program' for the throughput target")
+    ap.add_argument("--tp-messages", type=int, default=60,
+                    help="throughput: messages per program per round (60)")
+    ap.add_argument("--tp-rounds", type=int, default=5, help="throughput: interleaved rounds (5)")
     ap.add_argument("--body", choices=("text", "mime"), default="text",
                     help="text: plain prose (default, the harder case for relaxed "
                          "canonicalization); mime: short text part + base64 attachment")
@@ -729,8 +902,8 @@ def main(argv=None):
         return 2
     try:
         print("qmail-dkim: %s" % bench.qd)
-        for name, prog in bench.variants[1:]:
-            print("%s: %s" % (name, prog))
+        for name, prog, extra in bench.variants[1:]:
+            print("%s: %s%s" % (name, prog, " with DKIMSOCKET=%s" % extra["DKIMSOCKET"] if extra else ""))
         print("opendkim-testmsg: %s; body kind: %s; work dir: %s"
               % (bench.odkim, args.body, bench.work))
         t0 = time.monotonic()
@@ -743,6 +916,10 @@ def main(argv=None):
         if args.mode in ("dmarc", "all"):
             for s in vsizes:
                 bench.verify_dmarc(s)
+        if args.mode in ("throughput", "all"):
+            throughput(bench, args.tp_messages, args.tp_rounds)
+        if bench.server:
+            bench.notes.append(bench.server.memory())
         bench.print_table()
         if args.mode in ("startup", "all"):
             startup(bench, args.startup_reps)

@@ -237,6 +237,7 @@ class Server:
         self.sock = None
         self.stopping = False
         self.inode = None
+        self.connections = 0     # workers started
 
     # -- set-up
     def bind(self):
@@ -303,7 +304,8 @@ class Server:
                 elif not self.stopping:
                     self._accept(key_w, (key_r, wake_r, wake_w))
             self._reap()
-        log("stopping: not accepting any more; %d workers finish on their own" % len(self.workers))
+        log("stopping after %d connections: not accepting any more; %d workers finish on their own"
+            % (self.connections, len(self.workers)))
         self.sock.close()
         try:
             if os.stat(self.path).st_ino == self.inode:
@@ -349,6 +351,7 @@ class Server:
             worker(conn, key_w)
         conn.close()
         self.workers.add(child)
+        self.connections += 1
 
     def _reap(self):
         while self.workers:

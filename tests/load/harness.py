@@ -336,6 +336,7 @@ class Result:
     workdir: str = ""
     code: str = ""                   # which qmail-dkim code ran (snapshot description)
     max_concurrent: int = 0          # highest "tcpserver: status: n/c" in the log
+    dkimd: dict = dataclasses.field(default_factory=dict)   # with --daemon: the server's figures
 
     @property
     def ok(self) -> bool:
@@ -392,6 +393,14 @@ class Result:
             out += ["  " + p for p in self.problems[:50]]
             if len(self.problems) > 50:
                 out.append(f"  ... and {len(self.problems) - 50} more")
+        if self.dkimd:
+            d = self.dkimd
+            out.append(f"qmail-dkimd         took {d.get('connections')} of {self.messages} messages "
+                       f"(the rest ran in-process); RSS kB after the first tenth / end / max "
+                       f"{d['rss_kb'][0]} / {d['rss_kb'][1]} / {d['rss_kb'][2]}; fds {d['fds'][0]} / "
+                       f"{d['fds'][1]} / {d['fds'][2]}; zombie children max {d['zombies_max']} "
+                       f"(transient, before the SIGCHLD reap), at the end {d['zombies_end']}; "
+                       f"{d['samples']} samples")
         out.append("")
         out.append(f"code under test: {self.code}")
         out.append("RESULT: " + ("PASS" if self.ok else "FAIL") + f"   (workdir {self.workdir})")
@@ -400,8 +409,12 @@ class Result:
 
 class LoadRun:
     def __init__(self, messages: int, clients: int, workdir: Path, seed: int = 1,
-                 say=print, verify_jobs: int | None = None, rev: str | None = None) -> None:
+                 say=print, verify_jobs: int | None = None, rev: str | None = None,
+                 daemon: bool = False) -> None:
         self.rev = rev
+        self.daemon = daemon              # qmail-dkim hands each message to qmail-dkimd
+        self.dkimd = None
+        self.samples: list[tuple[float, int, int, int]] = []   # (t, rss kB, fds, zombies)
         self.code_desc = ""
         self.n = messages
         self.clients = clients
@@ -435,7 +448,7 @@ class LoadRun:
             "#!/bin/sh\n"
             "# the project's qmail-queue double, spool sharded by pid (see tests/load/harness.py)\n"
             f"QQ_DOUBLE_DIR={self.spool}/$(($$ % {SHARDS})); export QQ_DOUBLE_DIR\n"
-            f"exec {sys.executable} -I {self.code / 'qmail-queue-double'} \"$@\"\n")
+            f"exec {self.qq_python()} -I {self.code / 'qmail-queue-double'} \"$@\"\n")
         wrapper.chmod(0o755)
 
         self.k_sign = rp_keys.cached_rsa_key(2048, 1)
@@ -458,7 +471,50 @@ class LoadRun:
                "QMAILHOME": str(home), "TMPDIR": str(home / "tmp"),
                "DNSCACHEIP": self.nsd.dnscacheip, "DKIMAUTHSERVID": AUTHSERV_ID,
                "LANG": "C", "PYTHONPATH": str(self.code)}
-        self.front = TcpServer(self._mkdir("smtp"), RULES, env, max(self.clients, 1))
+        rules = RULES
+        if self.daemon:
+            self.start_dkimd()
+            rules = RULES.replace('QMAILQUEUE="bin/qmail-dkim"',
+                                  f'QMAILQUEUE="bin/qmail-dkim",DKIMSOCKET="{self.dkimd.socket}"')
+        self.front = TcpServer(self._mkdir("smtp"), rules, env, max(self.clients, 1))
+
+    def qq_python(self) -> str:
+        if not self.daemon:
+            return sys.executable
+        from tests.realparts.dkimd import queue_double_python
+        return queue_double_python()
+
+    def start_dkimd(self) -> None:
+        """qmail-dkimd running the snapshot; as root it runs as nobody, which
+        must then reach QMAILHOME, read the keys and write $TMPDIR and the spool."""
+        from tests.realparts.dkimd import Dkimd, give
+        for p in [self.dir, self.home] + [d for d in self.home.rglob("*") if d.is_dir()]:
+            os.chmod(p, 0o755)
+        for p in [self.home / "tmp", self.spool] + list(self.spool.iterdir()):
+            os.chmod(p, 0o1777)
+        for p in (self.home / "control/domainkeys").rglob("*"):
+            if p.is_file():
+                give(p)
+        self.dkimd = Dkimd(self.dir / "dkimd", env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                                                     "PYTHONPATH": str(self.code)}).start()
+
+    def sample_dkimd(self) -> None:
+        """The server's RSS, open fds and zombie children, now."""
+        pid = self.dkimd.pid
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                rss = next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+            fds = len(os.listdir(f"/proc/{pid}/fd"))
+        except (OSError, StopIteration):
+            return
+        zombies = 0
+        for c in _proc_children(pid):
+            try:
+                with open(f"/proc/{c}/stat") as f:
+                    zombies += f.read().rsplit(")", 1)[1].split()[0] == "Z"
+            except OSError:
+                pass
+        self.samples.append((time.monotonic(), rss, fds, zombies))
 
     def snapshot_code(self) -> None:
         """Freeze the code under test for the whole run: qmail_dkim/ (and the queue
@@ -814,6 +870,42 @@ class LoadRun:
         if bad:
             res.problems.append(f"{len(bad)} Python tracebacks in the smtp log")
 
+    def check_dkimd(self, res: Result) -> None:
+        """After the last message: no worker left unreaped, no fd and no RSS
+        growth from the first tenth of the run to its end; how many
+        connections the server took (the rest ran in-process)."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _proc_children(self.dkimd.pid):
+            time.sleep(0.05)
+        self.sample_dkimd()
+        left = _proc_children(self.dkimd.pid)
+        if left:
+            res.problems.append(f"qmail-dkimd still has children 30 s after the last message: {left}")
+        if len(self.samples) < 2:
+            res.problems.append("qmail-dkimd: too few samples of its RSS and fds")
+            return
+        t_first, t_last = self.samples[0][0], self.samples[-1][0]
+        early = [s for s in self.samples if s[0] - t_first >= (t_last - t_first) * 0.1] or self.samples
+        base, end = early[0], self.samples[-1]
+        res.dkimd = {"rss_kb": (base[1], end[1], max(s[1] for s in self.samples)),
+                     "fds": (base[2], end[2], max(s[2] for s in self.samples)),
+                     "zombies_max": max(s[3] for s in self.samples), "zombies_end": end[3],
+                     "samples": len(self.samples)}
+        if end[2] > base[2]:
+            res.problems.append(f"qmail-dkimd fds grew: {base[2]} -> {end[2]}")
+        if end[1] - base[1] > 1024:
+            res.problems.append(f"qmail-dkimd RSS grew: {base[1]} -> {end[1]} kB")
+        if end[3]:
+            res.problems.append(f"qmail-dkimd has {end[3]} zombie children at the end")
+        self.dkimd.stop()
+        m = re.search(r"stopping after (\d+) connections", self.dkimd.log())
+        res.dkimd["connections"] = int(m.group(1)) if m else None
+        if not m or int(m.group(1)) == 0:
+            res.problems.append("qmail-dkimd served no message: " + self.dkimd.log()[-500:])
+        bad = [l for l in self.dkimd.log().splitlines() if "killed by signal" in l or "refused" in l]
+        if bad:
+            res.problems.append(f"qmail-dkimd log: {bad[:5]}")
+
     @staticmethod
     def expected_log(job: Job) -> str:
         c = CAT[job.cat]
@@ -837,12 +929,26 @@ class LoadRun:
             s0 = _rusage_cpu(resource.RUSAGE_SELF)
             b0, _ = _proc_stat_busy()
             t0 = time.monotonic()
+            sampler = None
+            if self.dkimd:
+                stop_sampling = threading.Event()
+
+                def sample():
+                    while not stop_sampling.wait(0.5):
+                        self.sample_dkimd()
+                sampler = threading.Thread(target=sample, daemon=True)
+                sampler.start()
             self.send_all()
             res.wall_send = time.monotonic() - t0
+            if sampler:
+                stop_sampling.set()
+                sampler.join()
             b1, _ = _proc_stat_busy()
             s1 = _rusage_cpu(resource.RUSAGE_SELF)
             if not self.front.wait_idle():
                 res.problems.append("tcpserver still had children 60 s after the last reply")
+            if self.dkimd:
+                self.check_dkimd(res)
             self.front.stop()
             c1 = _rusage_cpu(resource.RUSAGE_CHILDREN)
             self.nsd.stop()
@@ -859,16 +965,19 @@ class LoadRun:
                 self.front.stop()
             if self.nsd:
                 self.nsd.stop()
+            if self.dkimd:
+                self.dkimd.stop()
         res.wall_total = time.monotonic() - t_all
         return res
 
 
 def run_load(messages: int = 10000, clients: int = 20, *, workdir: str | os.PathLike | None = None,
-             keep: bool = False, seed: int = 1, say=print, rev: str | None = None) -> Result:
+             keep: bool = False, seed: int = 1, say=print, rev: str | None = None,
+             daemon: bool = False) -> Result:
     own = workdir is None
     d = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="qmail-dkim-load-"))
     d.mkdir(parents=True, exist_ok=True)
-    res = LoadRun(messages, clients, d, seed=seed, say=say, rev=rev).run()
+    res = LoadRun(messages, clients, d, seed=seed, say=say, rev=rev, daemon=daemon).run()
     if own and not keep and res.ok:
         shutil.rmtree(d, ignore_errors=True)
         res.workdir += " (removed)"

@@ -34,6 +34,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rev", help="run qmail_dkim/ as of this git revision (git archive), "
                     "instead of a snapshot of the working tree taken at start")
     ap.add_argument("--json", help="also write the figures to this file")
+    ap.add_argument("--daemon", action="store_true",
+                    help="run qmail-dkimd and give qmail-dkim DKIMSOCKET (qmail-dkimd(8))")
     a = ap.parse_args(argv)
     missing = missing_tools("nsd", "tcpserver", "tcprules", "mailfront", "perl-mail-dkim")
     if missing:
@@ -46,7 +48,7 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     res = run_load(a.messages, a.clients, workdir=a.workdir, keep=a.keep, seed=a.seed, rev=a.rev,
-                   say=lambda s: print(s, flush=True))
+                   say=lambda s: print(s, flush=True), daemon=a.daemon)
     print()
     print(res.table())
     if a.json:
@@ -60,7 +62,7 @@ def main(argv=None) -> int:
             "msgs_per_s": res.messages / res.wall_send if res.wall_send else 0,
             "cpu_ms_per_msg": {"server": res.server_cpu / n * 1000, "client": res.client_cpu / n * 1000,
                                "nsd": res.nsd_cpu / n * 1000, "whole_box": res.sys_busy_cpu / n * 1000},
-            "ncpu": res.ncpu, "code": res.code, "max_concurrent": res.max_concurrent, "log_counts": res.log_counts, "problems": res.problems[:200],
+            "ncpu": res.ncpu, "dkimd": res.dkimd, "code": res.code, "max_concurrent": res.max_concurrent, "log_counts": res.log_counts, "problems": res.problems[:200],
         }, indent=1, default=str))
     return 0 if res.ok else 1
 
