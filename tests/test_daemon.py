@@ -475,3 +475,59 @@ def test_served_signature_from_the_cache_verifies(dkimd, home):
     for _ in range(3):
         r = run(home, dict(RELAY, DKIMSOCKET=dkimd.socket))
         assert r.rc == 0 and verifies(r.stored[0].msg, cached_rsa_key(2048))
+
+
+# ------------------------------------------------------------ seeds/001 through the SMTP front
+
+SEEDS001_TCP_SMTP = ('127.0.0.1:allow,RELAYCLIENT="",QMAILQUEUE="bin/qmail-dkim",'
+                     'DKIMKEY="control/domainkeys/%/default"\n'
+                     ':allow,DKIMVERIFY="FGHIKLMNOQRTUVWjp",QMAILQUEUE="bin/qmail-dkim"\n')
+
+
+def test_seeds001_through_tcpserver_mailfront_same_as_in_process(require_tool, tmp_path):
+    """The seeds/001 tcp.smtp lines with DKIMSOCKET added: the same replies,
+    the same log lines and the same queued messages as without it."""
+    require_tool("nsd", "tcpserver", "tcprules", "mailfront", "perl")
+    from tests.realparts import verifiers
+    from tests.realparts.nsd import NsdServer, txt_rr
+    from tests.realparts.smtp import SmtpFront
+    from tests.test_seeds001_smtp import send_from
+    rsa = cached_rsa_key(2048)
+    with Dkimd() as d, NsdServer({"example.com": txt_rr("default._domainkey", rsa.dns_record())},
+                                 workdir=tmp_path) as ns:
+        runs = {}
+        signed = None
+        for served in (False, True):
+            home = d.home("seeds-%d" % served)
+            keydir = home / "control" / "domainkeys" / "example.com"
+            keydir.mkdir(parents=True)
+            os.chmod(keydir.parent, 0o755)
+            os.chmod(keydir, 0o755)
+            give(rsa.write(keydir / "default", fmt="pkcs1"))
+            qd = QueueDouble(home / "queue", python=queue_double_python())
+            os.chmod(qd.dir, 0o1777)
+            os.symlink(qd.path, home / "bin" / "qmail-queue")
+            os.symlink(QMAIL_DKIM, home / "bin" / "qmail-dkim")
+            rules = SEEDS001_TCP_SMTP
+            if served:
+                rules = rules.replace('QMAILQUEUE="bin/qmail-dkim"',
+                                      'QMAILQUEUE="bin/qmail-dkim",DKIMSOCKET="%s"' % d.socket)
+            env = dict(qd.env(), QMAILHOME=str(home), TMPDIR=str(home / "tmp"),
+                       DNSCACHEIP=ns.dnscacheip, DKIMDNSTIMEOUT="2", DKIMAUTHSERVID="mx.example.net")
+            front_dir = d.dir / ("smtp-%d" % served)
+            front_dir.mkdir(mode=0o755)
+            with SmtpFront(rules, env, workdir=front_dir) as front:
+                codes = [send_from("127.0.0.1", front.port, SAMPLE)[0]]
+                mine = qd.last().msg
+                assert verifiers.mail_dkim_verify(mine, ns.port) == [("pass", "pass")]
+                signed = signed or mine            # the world sees the same signed message
+                for msg in (signed, signed.replace(b"Hello Bob", b"Hello Eve"), SAMPLE):
+                    codes.append(send_from("127.0.0.2", front.port, msg)[0])
+                logs = [l for l in front.log().splitlines() if l.startswith("qmail-dkim: mode=")]
+            runs[served] = (codes, logs, [m.msg for m in qd.messages()[1:]])
+        assert runs[False][0] == runs[True][0] == [250, 250, 554, 250]
+        assert runs[False][1] == runs[True][1] and len(runs[True][1]) == 4
+        assert runs[False][2] == runs[True][2] and len(runs[True][2]) == 2
+        assert runs[True][2][0].startswith(b"DKIM-Status: good\nAuthentication-Results: mx.example.net;")
+        d.stop()
+        assert "stopping after 4 connections" in d.log()   # the served run really was served

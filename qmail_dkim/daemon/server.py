@@ -31,7 +31,6 @@ import signal
 import socket
 import struct
 import sys
-import time
 import _thread
 
 from qmail_dkim.daemon.client import MAGIC, MAX_REQUEST
@@ -138,7 +137,6 @@ def _watch_client(conn, state):
             continue
     if state["done"]:
         return
-    state["gone"] = True
     try:
         from qmail_dkim import logline
         fields = ([("result", "error")] if state["mode"] == "sign"
@@ -201,7 +199,7 @@ def _worker(conn, key_w):
     from qmail_dkim import mode as modes
     from qmail_dkim import main as qmain
     from qmail_dkim.dkim import privkey
-    state = {"done": False, "gone": False, "mode": modes.select(os.environ)[0]}
+    state = {"done": False, "mode": modes.select(os.environ)[0]}
     privkey.on_load = lambda path, st: _tell_server(key_w, path, st)
     _thread.start_new_thread(_watch_client, (conn, state))
     try:
