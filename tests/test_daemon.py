@@ -191,9 +191,12 @@ def test_umask_and_cwd_are_the_clients(dkimd, home, tmp_path):
         if out.exists():
             out.unlink()
         env = _env(home, new_qd(home), dict(RELAY, DKIMSOCKET=dkimd.socket), None)
-        p = subprocess.run(["/bin/sh", "-c", "umask %o; exec %s %s" % (mask, QMAIL_DKIM, prog)],
-                           input=SAMPLE, stdout=open(os.devnull, "rb"), stderr=subprocess.PIPE,
-                           env=env, cwd="/", timeout=60)
+        with tempfile.TemporaryFile() as envf:
+            envf.write(ENVELOPE)
+            envf.seek(0)
+            p = subprocess.run(["/bin/sh", "-c", "umask %o; exec %s %s" % (mask, QMAIL_DKIM, prog)],
+                               input=SAMPLE, stdout=envf, stderr=subprocess.PIPE,
+                               env=env, cwd="/", timeout=60)
         assert p.returncode == 0, p.stderr
         umask, cwd = out.read_text().split()
         assert int(umask, 8) == mask
