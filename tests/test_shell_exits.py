@@ -138,12 +138,16 @@ def test_log_line_is_one_line_even_for_hostile_values(home):
 
 
 def _as_nobody_with_limits(home, limit_args, env_extra):
-    """Run qmail-dkim as nobody under prlimit (root only)."""
+    """Run qmail-dkim as an unprivileged uid under prlimit (root only).
+
+    The uid is one no other process uses (not nobody: RLIMIT_NPROC counts every
+    process of the uid, so a concurrent run as nobody made exec itself fail)."""
     if os.getuid() != 0:
         pytest.skip("needs root")
+    uid = 40000 + os.getpid() % 20000
     env = {"PATH": "/usr/bin:/bin", "QMAILHOME": str(home), "TMPDIR": "/tmp", "DKIMQUEUE": "/bin/cat"}
     env.update(env_extra)
-    return subprocess.run(["prlimit"] + limit_args + ["setpriv", "--reuid=65534", "--regid=65534",
+    return subprocess.run(["prlimit"] + limit_args + ["setpriv", f"--reuid={uid}", f"--regid={uid}",
                           "--clear-groups", qdkim.QMAIL_DKIM], input=SAMPLE, env=env,
                           stdout=qdkim.envelope_file(), stderr=subprocess.PIPE, timeout=60)
 
