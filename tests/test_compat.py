@@ -373,3 +373,33 @@ def test_stored_crlf_setting_changes_nothing_for_lf_mail(home):
     out = signed(home, SAMPLE + body, {"DKIMSTOREDCRLF": ""})
     lf = out.replace(b"\r\n", b"\n")
     assert fields(verify(home, lf).log)["status"] == "A"
+
+
+# ------------------------------------------------ 10. COMPATIBILITY in qmail-dkim(8)
+
+def test_man_page_lists_every_known_difference_from_c():
+    import re
+    from pathlib import Path
+    src = (Path(__file__).resolve().parent.parent / "man" / "qmail-dkim.8").read_text()
+    section = src.split("\n.SH COMPATIBILITY\n", 1)[1].split("\n.SH ", 1)[0]
+    entries = re.findall(r"^\.TP\n\.B (.+)$", section, re.M)
+    assert entries == [
+        "Extra From fields", "UNSIGNED_SUBJECT", "Signed header fields",
+        "Third-party signatures", "Relative key paths", "Signing domain",
+        "Missing key without %", "TMPDIR", "Arguments", "DKIM-Status texts",
+        "Canonicalization", "ADSP and SSP", "HONOR_BODYLENGTHTAG", "Stored CR LF",
+        "The qmail home", "Custom errors"]
+    import shutil
+    import subprocess
+    if not shutil.which("groff"):
+        pytest.skip("groff not installed (apt-get install groff-base)")
+    text = subprocess.run(["groff", "-man", "-Tutf8", "-rLL=200n", "-P-c", "-P-b", "-P-u"],
+                          input=(".TH T 8\n.SH COMPATIBILITY\n" + section).encode(),
+                          capture_output=True, check=True).stdout.decode()
+    text = " ".join(text.replace("\u2010\n", "").split())
+    for fact in ("exits 32", "the 2010 patch 35", "exits 63", "we exit 53", "ignores its arguments",
+                 "signs X-Mailer", "and DKIM-Status;", "bad (signature verify error",
+                 "no signature (no signatures)", '"-c s"', "always reads unknown",
+                 "Return-Path, else of Sender:", "DKIMDOMAIN", "inverts it",
+                 "451 qq temporary problem", "unless UNSIGNED_FROM is set"):
+        assert fact in text, fact
