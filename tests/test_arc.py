@@ -180,3 +180,26 @@ def test_verify_mode_without_arc_unchanged_and_lean(home, tmp_path):
                          cwd=str(home), timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_body_hash_variants_bounded(tmp_path):
+    """Each l= value is another pass over the body: at most MAX_BODY_HASHES."""
+    sp = spool(tmp_path, MSG)
+    try:
+        bodies = chain._Bodies(sp)
+        policy = chain.dkim.canonicalization.CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
+
+        class S:
+            canon, instance = policy, 1
+        for n in range(chain.MAX_BODY_HASHES):
+            S.l = n
+            assert bodies.digest(S) is not None
+            assert bodies.digest(S) is not None         # the same variant again: cached
+        S.l = 99
+        try:
+            bodies.digest(S)
+            raise AssertionError("no bound")
+        except chain.Fail as e:
+            assert "body hash variants" in str(e)
+    finally:
+        sp.close()

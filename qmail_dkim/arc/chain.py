@@ -48,6 +48,7 @@ from qmail_dkim.dkim.verifier import Invalid, norm_domain, verify_signature
 import dkim.util  # noqa: E402 - tag-list parsing
 
 MAX_INSTANCE = 50
+MAX_BODY_HASHES = 4
 AS, AMS, AAR = b"arc-seal", b"arc-message-signature", b"arc-authentication-results"
 ARC_FIELDS = (AS, AMS, AAR)
 ALGORITHM = b"rsa-sha256"
@@ -251,7 +252,10 @@ class _Keys:
 
 
 class _Bodies:
-    """Body hashes by (canonicalization, l=), one streamed pass each."""
+    """Body hashes by (canonicalization, l=), one streamed pass each, at most
+    MAX_BODY_HASHES different ones per message (each l= value is another
+    pass over the body: a hostile chain must not make us read it 50 times).
+    The most recent AMS always gets its hash: it asks first."""
 
     def __init__(self, spool):
         self.spool = spool
@@ -260,6 +264,9 @@ class _Bodies:
     def digest(self, sig):
         k = (sig.canon.body_algorithm.name.decode(), sig.l)
         if k not in self.done:
+            if len(self.done) >= MAX_BODY_HASHES:
+                raise Fail("ARC-Message-Signature i=%d: more than %d body hash variants"
+                           % (sig.instance, MAX_BODY_HASHES))
             h = BodyHasher(k[0], "sha256", k[1])
             hash_bodies(self.spool, [h])
             if sig.l is not None and sig.l > h.length:

@@ -452,6 +452,8 @@ def warm():
     from qmail_dkim.verify import dmarcverify  # noqa: F401 - DMARCVERIFY
     from qmail_dkim.dmarc import evaluate, walk, record  # noqa: F401
     from qmail_dkim.spf import check, message  # noqa: F401
+    from qmail_dkim.arc import chain, aar  # noqa: F401 - ARC fields
+    from qmail_dkim.verify import arcsealers  # noqa: F401 - control/arcsealers
     import encodings.idna  # noqa: F401 - IDNA From: domains
     try:
         from cryptography.hazmat.primitives.asymmetric import rsa, padding, utils  # noqa: F401
