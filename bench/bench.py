@@ -33,7 +33,13 @@ DOMAIN = "example.com"
 SELECTOR = "default"
 VERIFY_LETTERS = "FGHIKLMNOQRTUVWjp"
 TIME = "/usr/bin/time"
-QUEUE_CHILD = "/usr/bin/cat"       # reads all of fd 0, writes it to fd 1 (/dev/null)
+# The queue program, given on qmail-dkim's command line: like qmail-queue it
+# reads all of fd 0 (the message) and then all of fd 1 (the envelope copy
+# qmail-dkim hands it, read-only; qmail-dkim checks both were read), and
+# keeps nothing.
+QUEUE_ARGV = ["/bin/sh", "-c", "cat >/dev/null && exec cat <&1 >/dev/null"]
+QUEUE_CHILD = "/bin/cat"
+ENVELOPE = b"Fsomeone@example.com\0Tbob@example.net\0\0"   # fd 1 of every qmail-dkim run
 DMARC_TARGET = 1.5                 # verify with SPF+DMARC / DKIM-only verify, per process
 TARGETS = {("sign", "small"): 7.0, ("sign", "big"): 2.5, ("verify", "small"): 12.0}
 NOSITE = "qmail-dkim -S (regular layout)"
@@ -416,6 +422,11 @@ class Runner:
     def __init__(self, work):
         self.devnull = os.open(os.devnull, os.O_RDWR)
         self.errpath = os.path.join(work, "stderr")
+        # qmail-dkim reads the envelope after the message (as qmail-queue
+        # does): every qmail-dkim run gets this file on fd 1, read-only
+        self.envelope = os.path.join(work, "envelope")
+        with open(self.envelope, "wb") as f:
+            f.write(ENVELOPE)
 
     def once(self, argv, env, infile, out_fd=None, out_path=None):
         """Spawn argv with fd 0 = infile, fd 1 = /dev/null (or out_fd), fd 2 =
@@ -465,10 +476,19 @@ class Runner:
             peak = max(peak, int(text[-1]))
         return peak
 
-    def capture(self, argv, env, infile):
+    def capture(self, argv, env, infile, qmail_dkim=False):
+        """Run argv, return (code, what it wrote, stderr). qmail_dkim: argv
+        runs qmail-dkim, which gets the envelope on fd 1 and hands its queue
+        program a copy of it there: the queue program becomes
+        `sh -c 'exec cat > FILE'` (given on qmail-dkim's command line)."""
         fd, path = tempfile.mkstemp(dir=os.path.dirname(self.errpath))
         try:
-            _, _, code, err = self.once(argv, env, infile, out_fd=fd)
+            if qmail_dkim:
+                _, _, code, err = self.once(list(argv) + ["/bin/sh", "-c",
+                                                          'cat > "$0" && exec cat <&1 >/dev/null', path],
+                                            env, infile, out_path=self.envelope)
+            else:
+                _, _, code, err = self.once(argv, env, infile, out_fd=fd)
             with open(path, "rb") as f:
                 out = f.read()
         finally:
@@ -602,7 +622,7 @@ class Bench:
 
     def env_base(self):
         return {"PATH": "/usr/bin:/bin", "QMAILHOME": self.home, "TMPDIR": self.tmp,
-                "DKIMQUEUE": QUEUE_CHILD}
+                "DKIMQUEUE": "/bin/true"}     # not used: the queue program is on the command line
 
     def sign_env(self):
         env = self.env_base()
@@ -619,7 +639,7 @@ class Bench:
         runs = self.args.big_runs if size >= BIG else self.args.runs
         env = self.sign_env()
         # before timing: both really sign, and the signatures verify
-        code, out, err = self.runner.capture([self.qd], env, msg)
+        code, out, err = self.runner.capture([self.qd], env, msg, qmail_dkim=True)
         qd_check("result=signed")(code, err)
         self.notes.append("sign %s: qmail-dkim signature %s" %
                           (size_label(size), check_signature(out, self.pub, "qmail-dkim")))
@@ -631,7 +651,8 @@ class Bench:
 
         entries = [("opendkim-testmsg", self.odkim_argv(), {"PATH": "/usr/bin:/bin"}, msg, od_check)]
         for name, prog, extra in self.variants:
-            entries.append((name, [prog], dict(env, **extra), msg, qd_check("result=signed")))
+            entries.append((name, [prog] + QUEUE_ARGV, dict(env, **extra), msg,
+                            qd_check("result=signed"), self.runner.envelope))
         times, rss = measure(self.runner, entries, runs)
         self.add_rows("sign", size, runs, times, rss)
         return out
@@ -639,7 +660,7 @@ class Bench:
     def verify(self, size):
         runs = self.args.big_runs if size >= BIG else self.args.runs
         plain = self.message_file(size, "plain")
-        code, signed, err = self.runner.capture([self.qd], self.sign_env(), plain)
+        code, signed, err = self.runner.capture([self.qd], self.sign_env(), plain, qmail_dkim=True)
         qd_check("result=signed")(code, err)
         signed_path = os.path.join(self.work, "signed.%d.eml" % size)
         with open(signed_path, "wb") as f:
@@ -651,7 +672,7 @@ class Bench:
                                        ("@", "v=spf1 ip4:127.0.0.1 -all")]).start()
         env = self.env_base()
         env.update({"DKIMVERIFY": VERIFY_LETTERS, "DNSCACHEIP": self.nsd.dnscacheip})
-        code, out, err = self.runner.capture([self.qd], env, signed_path)
+        code, out, err = self.runner.capture([self.qd], env, signed_path, qmail_dkim=True)
         line = log_line(err) or ""
         if code != 0 or "status=" not in line:
             why = err.strip()[-600:]
@@ -670,7 +691,8 @@ class Bench:
         entries = [("opendkim-testmsg", self.odkim_argv(), {"PATH": "/usr/bin:/bin"},
                     plain, od_check)]
         for name, prog, extra in self.variants:
-            entries.append((name, [prog], dict(env, **extra), signed_path, qd_check("dkim=pass")))
+            entries.append((name, [prog] + QUEUE_ARGV, dict(env, **extra), signed_path,
+                            qd_check("dkim=pass"), self.runner.envelope))
         times, rss = measure(self.runner, entries, runs)
         self.add_rows("verify", size, runs, times, rss)
 
@@ -682,27 +704,24 @@ class Bench:
         signed_path = os.path.join(self.work, "signed.%d.eml" % size)
         if self.nsd is None or not os.path.exists(signed_path):
             self.verify(size)
-        envelope = os.path.join(self.work, "envelope")
-        with open(envelope, "wb") as f:
-            f.write(b"Fsomeone@%s\0Tbob@example.net\0\0" % DOMAIN.encode())
+        envelope = self.runner.envelope
         dkim_env = self.env_base()
         dkim_env.update({"DKIMVERIFY": VERIFY_LETTERS, "DNSCACHEIP": self.nsd.dnscacheip})
         dmarc_env = dict(dkim_env, DMARCVERIFY="Rt", TCPREMOTEIP="127.0.0.1")
-        code, out, err = self.runner.capture([self.qd], dkim_env, signed_path)
+        code, out, err = self.runner.capture([self.qd], dkim_env, signed_path, qmail_dkim=True)
         qd_check("dkim=pass")(code, err)
-        fd = os.open(envelope, os.O_RDONLY)
-        try:
-            _, _, code, err = self.runner.once([self.qd], dmarc_env, signed_path, out_fd=fd)
-        finally:
-            os.close(fd)
+        _, _, code, err = self.runner.once([self.qd] + QUEUE_ARGV, dmarc_env, signed_path,
+                                           out_path=envelope)
         check = qd_check("dmarc=pass")
         check(code, err)
         line = log_line(err) or ""
         if "spf=pass" not in line:
             raise BenchError("SPF did not pass in the DMARC run: %s" % line)
         self.notes.append("verify+dmarc %s: qmail-dkim log: %s" % (size_label(size), line))
-        entries = [("qmail-dkim DKIM only", [self.qd], dkim_env, signed_path, qd_check("dkim=pass")),
-                   ("qmail-dkim SPF+DMARC", [self.qd], dmarc_env, signed_path, check, envelope)]
+        entries = [("qmail-dkim DKIM only", [self.qd] + QUEUE_ARGV, dkim_env, signed_path,
+                    qd_check("dkim=pass"), envelope),
+                   ("qmail-dkim SPF+DMARC", [self.qd] + QUEUE_ARGV, dmarc_env, signed_path, check,
+                    envelope)]
         times, rss = measure(self.runner, entries, runs)
         base = statistics.median(times["qmail-dkim DKIM only"]) * 1000
         med = statistics.median(times["qmail-dkim SPF+DMARC"]) * 1000
@@ -748,7 +767,8 @@ class Bench:
             for v in self.verdicts:
                 print(v)
         print()
-        print("queue program for qmail-dkim: %s (fd 1 = /dev/null)" % QUEUE_CHILD)
+        print("queue program for qmail-dkim: %s (fd 1 = the envelope copy qmail-dkim hands it)"
+              % " ".join(QUEUE_ARGV))
         if self.odkim_cmd:
             print("opendkim-testmsg: %s" % self.odkim_cmd)
         for n in self.notes:
@@ -766,7 +786,7 @@ def throughput(bench, messages, rounds):
     msg = bench.message_file(2048, "plain")
     env = bench.sign_env()
     progs = [("opendkim-testmsg", bench.odkim_argv(), {"PATH": "/usr/bin:/bin"})]
-    progs += [(name, [prog], dict(env, **extra)) for name, prog, extra in bench.variants]
+    progs += [(name, [prog] + QUEUE_ARGV, dict(env, **extra)) for name, prog, extra in bench.variants]
     rates = {name: [] for name, _, _ in progs}
     for r in range(rounds + 1):
         k = r % len(progs)
@@ -777,13 +797,17 @@ def throughput(bench, messages, rounds):
             while done < messages:
                 while started < messages and len(running) < ncpu:
                     fin = os.open(msg, os.O_RDONLY)
+                    # qmail-dkim reads the envelope on fd 1 after the message
+                    fout = (os.open(bench.runner.envelope, os.O_RDONLY)
+                            if name != "opendkim-testmsg" else os.dup(bench.runner.devnull))
                     acts = [(os.POSIX_SPAWN_DUP2, fin, 0),
-                            (os.POSIX_SPAWN_DUP2, bench.runner.devnull, 1),
+                            (os.POSIX_SPAWN_DUP2, fout, 1),
                             (os.POSIX_SPAWN_DUP2, bench.runner.devnull, 2)]
-                    running[os.posix_spawn(argv[0], argv, penv, file_actions=acts)] = fin
+                    running[os.posix_spawn(argv[0], argv, penv, file_actions=acts)] = (fin, fout)
                     started += 1
                 pid, status = os.wait()
-                os.close(running.pop(pid))
+                for fd in running.pop(pid):
+                    os.close(fd)
                 if os.waitstatus_to_exitcode(status) != 0:
                     raise BenchError("throughput: %s exited %s" % (name, os.waitstatus_to_exitcode(status)))
                 done += 1
@@ -824,7 +848,8 @@ def startup(bench, reps):
         vpy = interpreter_of(prog)
         selfs, cums, depth, order = {}, {}, {}, []
         for _ in range(reps + 1):
-            _, _, code, err = bench.runner.once([vpy, "-X", "importtime", prog], env, msg)
+            _, _, code, err = bench.runner.once([vpy, "-X", "importtime", prog] + QUEUE_ARGV, env, msg,
+                                                out_path=bench.runner.envelope)
             for m in IMPORT_LINE.finditer(err):
                 name = m.group(4)
                 if name not in selfs:
@@ -855,7 +880,8 @@ def startup(bench, reps):
         for n in sorted([n for n in order if depth[n] > 0], key=lambda n: -med[n][1])[:14]:
             print("    %7.2f  %s%s" % (med[n][1], "  " * depth[n], n))
     prof = os.path.join(bench.work, "sign.prof")
-    code, _, err = bench.runner.capture([py, "-m", "cProfile", "-o", prof, bench.qd], env, msg)
+    code, _, err = bench.runner.capture([py, "-m", "cProfile", "-o", prof, bench.qd], env, msg,
+                                        qmail_dkim=True)
     if code == 0:
         import pstats
         import io
