@@ -331,3 +331,29 @@ def test_never_a_traceback(home, tmp_path, headers, envelope, letters, spfresult
     assert o.exit_code in (None, exits.REJECT_PERM, exits.REJECT_TEMP)
     assert o.prepend.count(b"Authentication-Results:") == 1
     o.prepend.decode("ascii")          # the header we write is ASCII
+
+
+def test_log_line_carries_an_aggregate_report_row(home, tmp_path):
+    """RFC 9990's <record>: row/source_ip, policy_evaluated (disposition,
+    dkim, spf, reason), identifiers (header_from, envelope_from), auth_results
+    (dkim domain/selector/result, spf domain/result) -- all from the one line."""
+    from qmail_dkim import logline
+    from tests.logparse import fields
+    o = run(tmp_path, dkimpy_sign(MSG), {"DMARCVERIFY": "R", "SPFRESULT": "softfail"},
+            envelope=b"Fb@bounce.example.net\0Tu@example.org\0\0")
+    f = fields(logline.format_line("verify", o.log + [("exit", 0)]))
+    row = {
+        "source_ip": f["ip"], "disposition": f["disposition"],
+        "policy_evaluated.dkim": f["dmarc.dkim"], "policy_evaluated.spf": f["dmarc.spf"],
+        "header_from": f["hfrom"], "envelope_from": f["envfrom"],
+        "dkim": list(zip(f["d"].split(","), f["s"].split(","), f["dkim"].split(","))),
+        "spf": (f["spf.domain"], f["spf"]), "policy_published": (f["dmarc.domain"], f["dmarc.pub"]),
+    }
+    assert row == {
+        "source_ip": "192.0.2.7", "disposition": "none",
+        "policy_evaluated.dkim": "pass", "policy_evaluated.spf": "fail",
+        "header_from": "example.com", "envelope_from": "bounce.example.net",
+        "dkim": [("example.com", "sel", "pass")], "spf": ("bounce.example.net", "softfail"),
+        "policy_published": ("example.com", "p=reject sp=- np=- adkim=r aspf=r t=n psd=u"),
+    }
+    assert f["dmarc"] == "pass" and f["policy"] == "-"
