@@ -357,3 +357,23 @@ def test_log_line_carries_an_aggregate_report_row(home, tmp_path):
         "policy_published": ("example.com", "p=reject sp=- np=- adkim=r aspf=r t=n psd=u"),
     }
     assert f["dmarc"] == "pass" and f["policy"] == "-"
+
+
+def test_one_dns_budget_for_the_whole_message(home, tmp_path, blackhole):
+    """A DNS server that never answers: DKIM key, SPF and DMARC lookups all
+    share the message's budget (3 x DKIMDNSTIMEOUT), through our own client."""
+    import time as _time
+    from tests.verifyhelp import spool as mkspool
+    env = {"DMARCVERIFY": "Rt", "TCPREMOTEIP": "192.0.2.7", "DNSCACHEIP": blackhole.dnscacheip,
+           "DKIMDNSTIMEOUT": "0.4", "DKIMAUTHSERVID": "mx.example.net"}
+    sp = mkspool(tmp_path, dkimpy_sign(MSG))
+    t0 = _time.monotonic()
+    try:
+        o = verify.run(env, sp, read_envelope=lambda: ENVELOPE)
+    finally:
+        sp.close()
+    elapsed = _time.monotonic() - t0
+    log = dict(o.log)
+    assert log["dkim"] == ["temperror"] and log["spf"] == "temperror" and log["dmarc"] == "temperror"
+    assert o.exit_code == exits.REJECT_TEMP
+    assert elapsed < 0.4 * 3 + 0.5, elapsed
