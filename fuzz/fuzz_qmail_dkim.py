@@ -65,9 +65,9 @@ except ImportError:
 
 
 def _import_targets():
-    global Spool, sign, verify, keyrecord, exits, QmailDkimExit, TxtAnswer, STATUS_LETTERS
+    global Spool, sign, verify, keyrecord, config, exits, QmailDkimExit, TxtAnswer, STATUS_LETTERS
     from qmail_dkim.spool import Spool
-    from qmail_dkim import exits
+    from qmail_dkim import config, exits
     from qmail_dkim.sign import run as sign
     from qmail_dkim.verify import run as verify
     from qmail_dkim.dkim import keyrecord
@@ -140,7 +140,16 @@ def spool_of(message):
             return Spool.from_fd(r, TMP)
         finally:
             os.close(r)
-    return Spool.from_bytes(message, TMP)
+    # a long message: from a file (a pipe would need a writer thread)
+    fd, path = tempfile.mkstemp(dir=TMP)
+    try:
+        with open(fd, "wb", closefd=False) as f:
+            f.write(message)
+        os.lseek(fd, 0, os.SEEK_SET)
+        return Spool.from_fd(fd, TMP)
+    finally:
+        os.close(fd)
+        os.unlink(path)
 
 
 def check_prepend(prepend, names):
@@ -204,7 +213,7 @@ def run_sign(opt, opt2, message):
     env, template = sign_env(opt, opt2)
     sp = spool_of(message)
     try:
-        out = sign.run(env, sp, template)
+        out = sign.run(config.SignSettings(env), sp, template)
     except QmailDkimExit as e:
         raise Crash("sign: malformed message ended in exit %d: %s" % (e.code, e.reason))
     finally:
@@ -227,7 +236,7 @@ def run_verify(opt, record, message, practice_answer):
     try:
         fields = {(f.start, f.end): f
                   for f in list(sp.fields) + list(getattr(sp, "tail_fields", []))}
-        out = verify.run(env, sp, now=NOW, lookup=lambda name: practice_answer)
+        out = verify.run(config.VerifySettings(env), sp, now=NOW, lookup=lambda name: practice_answer)
     except QmailDkimExit as e:
         raise Crash("verify: malformed message ended in exit %d: %s" % (e.code, e.reason))
     finally:

@@ -1,41 +1,48 @@
 """qmail-dkim: DKIM signing and verification with the qmail-queue interface.
 
-The behaviour is specified in man/qmail-dkim.8. Layers, top to bottom
-(a module imports only from its own layer or the ones below it):
+The behaviour is specified in man/qmail-dkim.8. Layers, top to bottom; a
+module imports only from its own layer or the ones below it, and nothing on
+the per-message path imports tools/ (tests/test_layout.py checks both, and
+that this map names every module):
 
-The qmail shell (fds, spool, child, exits, log line):
-  main        the qmail-dkim command
+The qmail shell (fds, child, log line), the only code that sees os.environ:
+  main        the qmail-dkim command: one run, its errors, the exit code
   mode        which mode a run takes (MODES)
+  child       running the queue program
+  logline     the one log line: quoting and order (LOG)
+
+Shared by the shell and the modes:
+  config      the environment read once into SignSettings / VerifySettings,
+              QMAILHOME / CONTROLDIR paths, reading every control file
   spool       spooling fd 0 to $TMPDIR
   envelope    the envelope on fd 1 and DKIMSIGNRCPTS
-  child       running the queue program
   exits       exit codes and the DKIMCUSTOMERROR texts (EXIT CODES)
-  logline     the one log line (LOG)
   outcome     what a mode hands back to the shell
 
 Sign policy (sign/):
   sign.run      sign mode: from message to header lines + log fields
-  sign.keypath  the % template, the parent-domain walk and the %-removed fallback
-  sign.dkimkeys control/dkimkeys
+  sign.keypath  the % rule: the template, the parent-domain walk, the %-removed fallback
   sign.options  DKIMSIGNOPTIONS
   sign.headers  which header fields are signed
 
 Verify policy (verify/):
-  verify.run          verify mode (letters, headers)
+  verify.run          verify mode: letters to headers, exit code and log fields
+  verify.keys         key records: $SELECTOR_DATA or DNS within the message's budget
   verify.status       letters A-Y, texts, numbers, Authentication-Results results
   verify.practice     ADSP / SSP (DKIMPRACTICE)
   verify.authresults  the Authentication-Results and DKIM-Status fields
   verify.dmarcverify  DMARCVERIFY: SPF + DMARC, local policy, their headers and log fields
   verify.arcsealers   control/arcsealers: the trusted ARC sealers' word on DMARC
 
-DKIM mechanics, RFC 6376 / 8463 (dkim/): no environment, no files, no exit codes
+DKIM mechanics, RFC 6376 / 8463 (dkim/): no environment, no files, no exit codes,
+nothing from qmail_dkim outside dkim/ (key records come through a callable)
   dkim.lib         importing dkimpy without its DNS plug-in (start-up time)
   dkim.message     splitting a spooled message into header fields and body offset
   dkim.fromaddr    the domain of the first From: address
   dkim.bodyhash    streaming body canonicalization and hashing
   dkim.headerhash  header canonicalization and hashing
   dkim.signer      building one DKIM-Signature header
-  dkim.verifier    checking one DKIM-Signature
+  dkim.verifier    checking one DKIM-Signature: the letter of each signature
   dkim.keyrecord   parsing a DKIM key record
   dkim.privkey     reading RSA / Ed25519 private keys
 
@@ -52,7 +59,7 @@ ARC, RFC 8617 (arc/): no environment, no files, no exit codes
   arc.chain  validating the ARC chain (pass/fail/none, sealers, oldest-pass)
   arc.aar    reading an ARC-Authentication-Results value
 
-DNS (dns/):
+DNS (dns/): nothing from qmail_dkim outside dns/
   dns.txt    bounded DNS: servers, wire format, transport (exchange), TXT lookups
   dns.client one generic bounded lookup of A, AAAA, MX, PTR and TXT records
   dns.names  host-name syntax check and parent domains
@@ -65,6 +72,7 @@ Resident worker (daemon/), qmail-dkimd(8):
 
 Admin tools (tools/), never on the per-message path:
   tools.check        qmail-dkim-check
+  tools.ready        qmail-dkim-check --ready: is a domain ready (DKIM, DMARC, SPF)
   tools.dknewkey     dknewkey
   tools.dkimtestkey  dkimtestkey
   tools.tcprules     reading a tcprules source file

@@ -81,20 +81,21 @@ CUSTOM_FAMILIES = {
 CUSTOM_MAX = 255              # notqmail's and sagredo's qmail.c read at most 255 bytes
 
 
-def custom_protocol(env):
-    """(exit code, fd) of the custom-error protocol DKIMCUSTOMERROR chooses,
-    None (unset, or ERROR_FD=-1, indimail's "no custom-error pipe"), or a
-    string saying why the value is not used (it names no family: the plain
-    exit codes answer, which every family understands)."""
-    if "DKIMCUSTOMERROR" not in env:
+def custom_protocol(family, error_fd=""):
+    """(exit code, fd) of the custom-error protocol $DKIMCUSTOMERROR
+    (`family`, None when unset) chooses, with $ERROR_FD (`error_fd`), None
+    (unset, or ERROR_FD=-1, indimail's "no custom-error pipe"), or a string
+    saying why the value is not used (it names no family: the plain exit
+    codes answer, which every family understands)."""
+    if family is None:
         return None
-    family = env["DKIMCUSTOMERROR"].strip().lower()
-    if family not in CUSTOM_FAMILIES:
-        return "DKIMCUSTOMERROR=%s is not notqmail, indimail or sagredo" % env["DKIMCUSTOMERROR"][:40]
-    code, fd, honoured = CUSTOM_FAMILIES[family]
-    if honoured and env.get("ERROR_FD", "").strip():
+    name = family.strip().lower()
+    if name not in CUSTOM_FAMILIES:
+        return "DKIMCUSTOMERROR=%s is not notqmail, indimail or sagredo" % family[:40]
+    code, fd, honoured = CUSTOM_FAMILIES[name]
+    if honoured and (error_fd or "").strip():
         try:
-            fd = int(env["ERROR_FD"])
+            fd = int(error_fd)
         except ValueError:
             pass
         if fd < 0:

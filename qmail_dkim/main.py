@@ -9,7 +9,7 @@ import os
 import _signal as signal  # the C module behind signal.py: same calls, no enum wrappers (start-up)
 import sys
 
-from qmail_dkim import child, exits, logline, mode as modes
+from qmail_dkim import child, config, exits, logline, mode as modes
 from qmail_dkim.exits import QmailDkimExit
 
 
@@ -48,20 +48,20 @@ def _where(exc):
     return "%s:%d" % (os.path.basename(tb.tb_frame.f_code.co_filename), tb.tb_lineno)
 
 
-def qmail_home(env):
-    """$QMAILHOME; unset: the current directory when it is a qmail home (it
-    holds bin/qmail-queue or control/: qmail-smtpd's qmail.c has changed into
-    its home before running us), else /var/qmail (see DESCRIPTION)."""
-    if env.get("QMAILHOME"):
-        return env["QMAILHOME"]
-    if os.path.exists("bin/qmail-queue") or os.path.isdir("control"):
-        return "."
-    return "/var/qmail"
+class _Run:
+    """What the shell knows about this run so far (for the log line)."""
+
+    def __init__(self):
+        self.mode = "sign"
+        self.log = []
+        self.spool = None
+        self.error_text = None      # DKIMCUSTOMERROR text; None: the code's own
+        self.enhanced = None        # its enhanced status code; None: the code's own
+        self.from_child = False     # the code is the queue program's: passed on as is
 
 
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    env = os.environ
+def _arm_death(env):
+    """Signals, and the DEATH alarm; -> the seconds armed (for the log)."""
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     signal.signal(signal.SIGALRM, _on_alarm)
@@ -70,84 +70,101 @@ def main(argv=None):
     except ValueError:
         death = 86400
     signal.alarm(max(death, 1))
+    return death
 
-    mode = "sign"
-    log = []
-    spool = None
-    code = exits.INTERNAL_BUG
-    from_child = False          # the queue program's own status: passed on as is
-    error_text = None
-    enhanced = None
+
+def _process(run, argv, env):
+    """chdir $QMAILHOME, choose the mode, spool, sign or verify, run the
+    queue program. -> exit code."""
+    home = config.qmailhome(env)
     try:
-        home = qmail_home(env)
-        try:
-            os.chdir(home)
-        except OSError as e:
-            raise QmailDkimExit(exits.NO_CHDIR, "cannot change to QMAILHOME %s: %s"
-                                % (home, e.strerror))
-        mode, arg = modes.select(env)
-        tmpdir = env.get("TMPDIR") or "/tmp"
-        from qmail_dkim.spool import Spool
-        spool = Spool.from_fd(0, tmpdir)
-        # The envelope follows the message on fd 1 (qmail-smtpd writes it once
-        # the message is complete). Read it now: an empty or incomplete one
-        # means the input was cut off (the client or qmail-smtpd went away
-        # during DATA), and that, not the message, is what the log must name.
-        # The queue program gets the same bytes.
-        from qmail_dkim import envelope as rcpts
-        cache = [rcpts.read_envelope(1)]
+        os.chdir(home)
+    except OSError as e:
+        raise QmailDkimExit(exits.NO_CHDIR, "cannot change to QMAILHOME %s: %s"
+                            % (home, e.strerror))
+    run.mode, arg = modes.select(env)
+    tmpdir = env.get("TMPDIR") or "/tmp"
+    from qmail_dkim.spool import Spool
+    run.spool = Spool.from_fd(0, tmpdir)
+    # The envelope follows the message on fd 1 (qmail-smtpd writes it once
+    # the message is complete). Read it now: an empty or incomplete one
+    # means the input was cut off (the client or qmail-smtpd went away
+    # during DATA), and that, not the message, is what the log must name.
+    # The queue program gets the same bytes.
+    from qmail_dkim import envelope as rcpts
+    envelope = rcpts.read_envelope(1)
 
-        def read_env():
-            return cache[0]
-        if mode == "sign":
-            from qmail_dkim.sign import run as sign
-            signed = spool
-            if "DKIMSTOREDCRLF" in env:
-                # SIGNING, Stored CR LF: hash what such a qmail-remote sends;
-                # the queue program still gets the message as it came.
-                signed = spool.stored_crlf_as_line_end(tmpdir)
-            try:
-                outcome = sign.run(env, signed, arg, read_env)
-            finally:
-                if signed is not spool:
-                    signed.close()
-        else:
-            from qmail_dkim.verify import run as verify
-            outcome = verify.run(env, spool, read_envelope=read_env)
-        envelope = cache[0] if cache else None
-        log = list(outcome.log)
-        if outcome.exit_code is not None:
-            code = outcome.exit_code
-            error_text = outcome.error_text
-            enhanced = outcome.enhanced
-        else:
-            code = child.run(child.queue_argv(argv, env), env, outcome.prepend, spool,
-                             outcome.drop, envelope, tmpdir)
-            from_child = True
-    except QmailDkimExit as e:
+    def read_envelope():
+        return envelope
+    if run.mode == "sign":
+        from qmail_dkim.sign import run as sign
+        settings = config.SignSettings(env)
+        signed = run.spool
+        if settings.stored_crlf:
+            # SIGNING, Stored CR LF: hash what such a qmail-remote sends;
+            # the queue program still gets the message as it came.
+            signed = run.spool.stored_crlf_as_line_end(tmpdir)
+        try:
+            outcome = sign.run(settings, signed, arg, read_envelope)
+        finally:
+            if signed is not run.spool:
+                signed.close()
+    else:
+        from qmail_dkim.verify import run as verify
+        outcome = verify.run(config.VerifySettings(env), run.spool, read_envelope=read_envelope)
+    run.log = list(outcome.log)
+    if outcome.exit_code is not None:
+        run.error_text = outcome.error_text
+        run.enhanced = outcome.enhanced
+        return outcome.exit_code
+    code = child.run(child.queue_argv(argv, env), env, outcome.prepend, run.spool,
+                     outcome.drop, envelope, tmpdir)
+    run.from_child = True
+    return code
+
+
+def _failure(exc, death):
+    """An exception that ended the run -> (exit code, reason for the log,
+    extra log fields). The reply text (DKIMCUSTOMERROR) is then the code's
+    short text: the log's reason (paths, uids) is for the administrator,
+    not the SMTP client."""
+    if isinstance(exc, QmailDkimExit):
+        return exc.code, exc.reason, exc.fields
+    if isinstance(exc, _Death):
+        return exits.TIMEOUT, "timeout after DEATH=%d seconds" % death, {}
+    if isinstance(exc, MemoryError):
+        return exits.NO_MEMORY, "out of memory", {}
+    # a bug of ours: temporary, never 0
+    return exits.INTERNAL_BUG, ("internal bug: %s: %s at %s"
+                                % (type(exc).__name__, str(exc)[:200], _where(exc))), {}
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    env = os.environ
+    death = _arm_death(env)
+    run = _Run()
+    try:
+        code = _process(run, argv, env)
+    except (_Death, Exception) as e:
         _kill_child()
-        code = e.code
-        # The reply text is the code's short text: the log's reason (paths,
-        # uids) is for the administrator, not the SMTP client.
-        log = _error_fields(mode, log, e.reason, e.fields)
-    except _Death:
-        _kill_child()
-        code = exits.TIMEOUT
-        log = _error_fields(mode, log, "timeout after DEATH=%d seconds" % death, {})
-    except MemoryError:
-        _kill_child()
-        code = exits.NO_MEMORY
-        log = _error_fields(mode, log, "out of memory", {})
-    except Exception as e:       # a bug of ours: temporary, never 0
-        _kill_child()
-        code = exits.INTERNAL_BUG
-        log = _error_fields(mode, log, "internal bug: %s: %s at %s"
-                            % (type(e).__name__, str(e)[:200], _where(e)), {})
+        code, reason, fields = _failure(e, death)
+        run.from_child = False
+        run.log = _error_fields(run.mode, run.log, reason, fields)
     finally:
         signal.alarm(0)
-        if spool is not None:
-            spool.close()
-    proto = None if from_child or code not in exits.TEXTS else exits.custom_protocol(env)
+        if run.spool is not None:
+            run.spool.close()
+    return _finish(run, code, env)
+
+
+def _finish(run, code, env):
+    """The log line, and the custom-error reply when DKIMCUSTOMERROR asks;
+    -> the exit code."""
+    log, mode = run.log, run.mode
+    proto = None
+    if not run.from_child and code in exits.TEXTS:
+        proto = exits.custom_protocol(env.get("DKIMCUSTOMERROR"), env.get("ERROR_FD", ""))
     if isinstance(proto, str):
         log.append(("warning", proto))
     elif proto is not None:
@@ -156,7 +173,7 @@ def main(argv=None):
         # qmail.c reads our fd 2 up to EOF as the reply), the text goes there
         # alone and the log line is not written.
         custom_code, fd = proto
-        failed = _write_text(fd, exits.custom_error_text(code, error_text, enhanced))
+        failed = _write_text(fd, exits.custom_error_text(code, run.error_text, run.enhanced))
         if failed is None:
             if fd == 2:
                 return custom_code

@@ -102,19 +102,6 @@ class Spool:
         complete = len(head) == size or head.find(b"\n\n") >= 0 or head[:1] == b"\n"
         return cls(fd, size, bytes(head), complete)
 
-    @classmethod
-    def from_bytes(cls, data, tmpdir=None):
-        """For tests and tools: spool a message held in memory."""
-        r, w = os.pipe()
-        import threading
-        t = threading.Thread(target=lambda: (os.write(w, data) if len(data) < 65536 else _write_all(w, data, ""), os.close(w)))
-        t.start()
-        try:
-            return cls.from_fd(r, tmpdir)
-        finally:
-            t.join()
-            os.close(r)
-
     def stored_crlf_as_line_end(self, tmpdir=None):
         """DKIMSTOREDCRLF (sign mode): the message as a qmail-remote that
         sends a stored CR LF unchanged puts it on the wire (notqmail 1.09 and
@@ -133,9 +120,6 @@ class Spool:
             if carry:
                 yield carry
         return Spool.from_chunks(lf(), tmpdir)
-
-    def pread(self, offset, length):
-        return os.pread(self.fd, length, offset)
 
     def chunks(self, start=0, end=None, size=CHUNK):
         end = self.size if end is None else end

@@ -35,6 +35,21 @@ def envelope_file(envelope=None):
     return f
 
 
+def spool_bytes(data, tmpdir):
+    """The message `data` spooled as qmail-dkim spools fd 0 (Spool.from_fd,
+    here on a file holding it), in `tmpdir`."""
+    from qmail_dkim.spool import Spool
+    fd, path = tempfile.mkstemp(dir=str(tmpdir))
+    try:
+        with open(fd, "wb", closefd=False) as f:
+            f.write(data)
+        os.lseek(fd, 0, os.SEEK_SET)
+        return Spool.from_fd(fd, str(tmpdir))
+    finally:
+        os.close(fd)
+        os.unlink(path)
+
+
 class Run:
     def __init__(self, proc, qd):
         self.rc = proc.returncode

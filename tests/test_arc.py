@@ -171,11 +171,13 @@ def test_verify_mode_arc_fail_says_why(home, tmp_path):
 def test_verify_mode_without_arc_unchanged_and_lean(home, tmp_path):
     o, _ = run(tmp_path, MSG)
     assert b"arc=" not in o.prepend and "arc" not in logd(o)
-    code = ("import sys\nfrom qmail_dkim.spool import Spool\nfrom qmail_dkim.verify import run\n"
-            "sp = Spool.from_bytes(%r, %r)\n"
-            "run.run({'DKIMAUTHSERVID': 'x', 'SELECTOR_DATA': ''}, sp)\n"
+    code = ("import os, sys, tempfile\nfrom qmail_dkim import config\n"
+            "from qmail_dkim.spool import Spool\nfrom qmail_dkim.verify import run\n"
+            "fd, path = tempfile.mkstemp(dir=%r)\nos.write(fd, %r)\nos.lseek(fd, 0, 0)\n"
+            "sp = Spool.from_fd(fd, %r)\n"
+            "run.run(config.VerifySettings({'DKIMAUTHSERVID': 'x', 'SELECTOR_DATA': ''}), sp)\n"
             "print(sorted(m for m in sys.modules if m.startswith('qmail_dkim.arc')))\n"
-            % (MSG, str(tmp_path)))
+            % (str(tmp_path), MSG, str(tmp_path)))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=str(home), timeout=60)
     assert out.returncode == 0, out.stderr

@@ -18,7 +18,7 @@ import re
 
 import pytest
 
-from qmail_dkim.spool import Spool
+from qmail_dkim import config
 from qmail_dkim.verify import run as verify
 from tests.realparts.corpora import corpus_path, skip_reason
 from tests.realparts.nsd import NsdServer, txt_rr
@@ -90,9 +90,9 @@ def test_suite_in_process(suite, suite_dns, tmp_path, monkeypatch):
     wrong = []
     passed = 0
     for scenario, name, message, want in cases:
-        sp = Spool.from_bytes(message, str(tmp_path))
+        sp = qdkim.spool_bytes(message, tmp_path)
         try:
-            out = verify.run(env, sp)
+            out = verify.run(config.VerifySettings(env), sp)
         finally:
             sp.close()
         got = _arc_result(out.prepend)

@@ -1,6 +1,7 @@
 """authresults: authserv-id parsing, values, the header field."""
 import pytest
 
+from qmail_dkim import config
 from qmail_dkim.verify import authresults as ar
 
 
@@ -42,6 +43,8 @@ def test_authserv_id_env_first(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "control").mkdir()
     (tmp_path / "control" / "me").write_text("from-file.example\n")
-    assert ar.authserv_id({"DKIMAUTHSERVID": "env.example"}) == "env.example"
-    assert ar.authserv_id({}) == "from-file.example"
-    assert ar.authserv_id({"DKIMAUTHSERVID": ""}) == "from-file.example"
+    def servid(env):
+        return config.VerifySettings(env).authserv_id
+    assert servid({"DKIMAUTHSERVID": "env.example"}) == "env.example"
+    assert servid({}) == "from-file.example"
+    assert servid({"DKIMAUTHSERVID": ""}) == "from-file.example"

@@ -6,8 +6,7 @@ import random
 
 import pytest
 
-from qmail_dkim import mode
-from qmail_dkim.sign import dkimkeys
+from qmail_dkim import config, mode
 from qmail_dkim.dns import names as domainname
 from qmail_dkim.dkim import fromaddr
 from qmail_dkim.sign import headers as headerset
@@ -16,6 +15,7 @@ from qmail_dkim.sign import keypath
 from qmail_dkim.sign import options as signopts
 from qmail_dkim.dkim.bodyhash import BodyHasher
 from qmail_dkim.dkim.message import parse_header
+from tests.qdkim import spool_bytes
 from tests.realparts.keys import cached_ed25519_key, cached_rsa_key
 
 
@@ -125,18 +125,18 @@ def test_file_exists_treats_permission_trouble_as_existing(tmp_path):
 
 # -- control/dkimkeys
 def test_dkimkeys_parse_and_match():
-    rules = dkimkeys.parse("# c\n\nexample.com:k/ex:DKIMSIGNOPTIONS=-z 4,DKIMEXPIRE=\n"
+    rules = config.parse_dkimkeys("# c\n\nexample.com:k/ex:DKIMSIGNOPTIONS=-z 4,DKIMEXPIRE=\n"
                            "*.example.org:k/%/sub\n*:k/any\n")
-    assert dkimkeys.match(rules, "Example.COM") == ("k/ex", {"DKIMSIGNOPTIONS": "-z 4", "DKIMEXPIRE": ""})
-    assert dkimkeys.match(rules, "a.example.org") == ("k/%/sub", {})
-    assert dkimkeys.match(rules, "example.org") == ("k/any", {})     # *.x is subdomains only
-    assert dkimkeys.match(dkimkeys.parse("a.com:k\n"), "b.com") is None
+    assert config.match_dkimkeys(rules, "Example.COM") == ("k/ex", {"DKIMSIGNOPTIONS": "-z 4", "DKIMEXPIRE": ""})
+    assert config.match_dkimkeys(rules, "a.example.org") == ("k/%/sub", {})
+    assert config.match_dkimkeys(rules, "example.org") == ("k/any", {})     # *.x is subdomains only
+    assert config.match_dkimkeys(config.parse_dkimkeys("a.com:k\n"), "b.com") is None
 
 
 @pytest.mark.parametrize("text", ["nocolon\n", ":k\n", "a.com:\n", "a.com:k:NOEQUALS\n", "a.com:k:1X=2\n"])
 def test_dkimkeys_errors(text):
-    with pytest.raises(dkimkeys.DkimKeysError):
-        dkimkeys.parse(text)
+    with pytest.raises(config.DkimKeysError):
+        config.parse_dkimkeys(text)
 
 
 # -- DKIMSIGNOPTIONS
@@ -277,12 +277,12 @@ def test_key_repr_hides_material(tmp_path):
 
 # -- headers larger than what we hold in memory
 def test_spool_header_overflow_has_exact_body_offset_and_tail_fields(tmp_path):
-    from qmail_dkim.spool import HEADER_MAX, Spool
+    from qmail_dkim.spool import HEADER_MAX
     junk = b"X-Junk: " + b"j" * 100 + b"\n"
     head = b"From: joe@example.com\n" + junk * (HEADER_MAX // len(junk) + 50)
     tail = b"DKIM-Status: good\nAuthentication-Results: mx.test;\n dkim=pass\n"
     msg = head + tail + b"\nbody line\n"
-    sp = Spool.from_bytes(msg, str(tmp_path))
+    sp = spool_bytes(msg, tmp_path)
     try:
         assert sp.overflow and sp.body_offset == len(head + tail) + 1
         names = [f.lname for f in sp.tail_fields]

@@ -93,7 +93,7 @@ def ns(tmp_path_factory, require_tool):
 
 def ours(ns, frm, spf, dkim):
     def lookup(name):
-        return dnstxt.lookup_txt(name, {}, timeout=5, server_list=[("127.0.0.1", ns.port)])
+        return dnstxt.lookup_txt(name, dnstxt.DnsSettings("127.0.0.1:%d" % ns.port), timeout=5)
     passing = [d for d, r in spf if r == "pass"]
     s = Spf(spf[0][1], spf[0][0]) if spf else None
     r = evaluate([frm.lower()], s, [(res, d, "sel") for d, res in dkim], lookup)

@@ -2,7 +2,7 @@
 headers, log fields, local policy, the HELO from Received:, SPFRESULT."""
 import pytest
 
-from qmail_dkim import exits
+from qmail_dkim import config, exits
 from qmail_dkim.verify import run as verify
 from qmail_dkim.verify import dmarcverify
 from tests.verifyhelp import (MSG, Lookup, answer, dkimpy_sign, rsa_priv, rsa_record,
@@ -55,7 +55,7 @@ def run(tmp_path, msg, env, dmarc="v=DMARC1; p=reject", extra=None, envelope=ENV
         reads.append(1)
         return envelope
     try:
-        o = verify.run(env, sp, lookup=lk, read_envelope=read_envelope,
+        o = verify.run(config.VerifySettings(env), sp, lookup=lk, read_envelope=read_envelope,
                        spf_lookup=spf if spf is not None else SpfDns())
     finally:
         sp.close()

@@ -11,6 +11,7 @@ import dns.rrset
 import pytest
 
 from qmail_dkim.dns import client
+from qmail_dkim.dns import txt as dnstxt
 from tests.realparts.nsd import NsdServer, zone_text
 from tests.realparts.tools import require_tool
 from tests.test_dnstxt import FakeDNS  # noqa: F401  (the fake server)
@@ -88,7 +89,7 @@ CASES = [
 
 @pytest.mark.parametrize("name,qtype", CASES)
 def test_lookup_matches_dnspython(ns, name, qtype):
-    ours = client.lookup(name, qtype, {"DNSCACHEIP": ns.dnscacheip}, timeout=3)
+    ours = client.lookup(name, qtype, dnstxt.DnsSettings(ns.dnscacheip), timeout=3)
     status, records = _dnspython(ns, name, qtype)
     assert ours.status == status, ours.error
     assert ours.qtype == qtype
@@ -98,18 +99,18 @@ def test_lookup_matches_dnspython(ns, name, qtype):
 
 
 def test_values(ns):
-    env = {"DNSCACHEIP": ns.dnscacheip}
-    assert sorted(client.lookup("example.com", "MX", env, timeout=3).records) == \
+    servers = dnstxt.DnsSettings(ns.dnscacheip)
+    assert sorted(client.lookup("example.com", "MX", servers, timeout=3).records) == \
         [(10, "mx1.example.com"), (20, "mx2.example.net")]
-    assert sorted(client.lookup("mx1.example.com", "AAAA", env, timeout=3).records) == \
+    assert sorted(client.lookup("mx1.example.com", "AAAA", servers, timeout=3).records) == \
         ["2001:db8::1", "2001:db8::1:0:0:ff"]
-    a = client.lookup("example.com", "TXT", env, timeout=3)
+    a = client.lookup("example.com", "TXT", servers, timeout=3)
     assert a.records == [b"v=spf1 -all"] and a.strings == [[b"v=spf1 ", b"-all"]]
-    many = client.lookup("many.example.com", "A", env, timeout=3)
+    many = client.lookup("many.example.com", "A", servers, timeout=3)
     assert many.ok and len(many.records) == 300        # over 512 octets: came by TCP
-    assert client.lookup("x.broken.test", "A", env, timeout=3).status == "temp"
-    assert client.lookup("nosuch.example.com", 1, env, timeout=3).status == "nxdomain"
-    assert client.lookup("txtonly.example.com", "MX", env, timeout=3).status == "nodata"
+    assert client.lookup("x.broken.test", "A", servers, timeout=3).status == "temp"
+    assert client.lookup("nosuch.example.com", 1, servers, timeout=3).status == "nxdomain"
+    assert client.lookup("txtonly.example.com", "MX", servers, timeout=3).status == "nodata"
 
 
 def test_unknown_type_is_an_error():
@@ -118,7 +119,7 @@ def test_unknown_type_is_an_error():
 
 
 def test_invalid_name_nxdomain():
-    a = client.lookup("a..b", "A", {"DNSCACHEIP": "127.0.0.1:1"}, timeout=1)
+    a = client.lookup("a..b", "A", dnstxt.DnsSettings("127.0.0.1:1"), timeout=1)
     assert a.status == "nxdomain" and "invalid name" in a.error
 
 
@@ -138,10 +139,10 @@ def fake():
 def test_deadline_and_timeout(fake):
     s = fake(lambda q, tcp: None)
     t0 = time.monotonic()
-    a = client.lookup("x.example", "MX", s.env, timeout=5, deadline=time.monotonic() + 0.3)
+    a = client.lookup("x.example", "MX", s.dns, timeout=5, deadline=time.monotonic() + 0.3)
     assert a.status == "temp" and "timeout" in a.error
     assert time.monotonic() - t0 < 0.7
-    a = client.lookup("x.example", "A", s.env, timeout=5, deadline=time.monotonic() - 1)
+    a = client.lookup("x.example", "A", s.dns, timeout=5, deadline=time.monotonic() - 1)
     assert a.status == "temp" and "budget" in a.error
 
 
@@ -160,17 +161,17 @@ def test_bad_rdata_tries_next_server(fake):
         r.answer.append(dns.rrset.from_text(q.question[0].name, 60, "IN", "A", "192.0.2.9"))
         return r
     b, g = fake(bad), fake(good)
-    env = {"DNSCACHEIP": "127.0.0.1:%d 127.0.0.1:%d" % (b.port, g.port)}
-    a = client.lookup("x.example", "A", env, timeout=2)
+    servers = dnstxt.DnsSettings("127.0.0.1:%d 127.0.0.1:%d" % (b.port, g.port))
+    a = client.lookup("x.example", "A", servers, timeout=2)
     assert a.status == "ok" and a.records == ["192.0.2.9"]
-    env1 = {"DNSCACHEIP": "127.0.0.1:%d" % b.port}
-    a = client.lookup("x.example", "A", env1, timeout=1)
+    servers1 = dnstxt.DnsSettings("127.0.0.1:%d" % b.port)
+    a = client.lookup("x.example", "A", servers1, timeout=1)
     assert a.status == "temp" and "A RDATA" in a.error
 
 
 def test_query_type_on_the_wire(fake):
     s = fake(lambda q, tcp: dns.message.make_response(q))
     for t in ("A", "AAAA", "MX", "PTR", "TXT"):
-        assert client.lookup("x.example", t, s.env, timeout=2).status == "nodata"
+        assert client.lookup("x.example", t, s.dns, timeout=2).status == "nodata"
     assert [dns.rdatatype.to_text(q.question[0].rdtype) for q, _ in s.queries] == \
         ["A", "AAAA", "MX", "PTR", "TXT"]

@@ -92,8 +92,8 @@ class FakeDNS:
         self.tcp.close()
 
     @property
-    def env(self):
-        return {"DNSCACHEIP": "127.0.0.1:%d" % self.port}
+    def dns(self):
+        return dnstxt.DnsSettings("127.0.0.1:%d" % self.port)
 
 
 def txt_response(q, *records, name=None, ad=False):
@@ -138,29 +138,30 @@ def fake():
     ("bogus 10.0.0.3", [("10.0.0.3", 53)]),
 ])
 def test_servers_dnscacheip(value, want):
-    assert dnstxt.servers({"DNSCACHEIP": value}) == want
+    assert dnstxt.servers(value) == want
 
 
 def test_servers_resolv_conf(tmp_path, monkeypatch):
     rc = tmp_path / "resolv.conf"
     rc.write_text("# c\nsearch x\nnameserver 192.0.2.1\nnameserver ::1\nnameserver junk\n")
     monkeypatch.setattr(dnstxt, "RESOLV_CONF", str(rc))
-    assert dnstxt.servers({}) == [("192.0.2.1", 53), ("::1", 53)]
+    assert dnstxt.servers(None) == [("192.0.2.1", 53), ("::1", 53)]
     # DNSCACHEIP without a usable address falls back, as in djbdns
-    assert dnstxt.servers({"DNSCACHEIP": "nonsense"}) == [("192.0.2.1", 53), ("::1", 53)]
+    assert dnstxt.servers("nonsense") == [("192.0.2.1", 53), ("::1", 53)]
     monkeypatch.setattr(dnstxt, "RESOLV_CONF", str(tmp_path / "none"))
-    assert dnstxt.servers({}) == [("127.0.0.1", 53)]
+    assert dnstxt.servers(None) == [("127.0.0.1", 53)]
 
 
 def test_servers_capped():
     value = " ".join("10.0.0.%d" % i for i in range(1, 30))
-    assert len(dnstxt.servers({"DNSCACHEIP": value})) == dnstxt.MAX_SERVERS
+    assert len(dnstxt.servers(value)) == dnstxt.MAX_SERVERS
 
 
 @pytest.mark.parametrize("value,want", [("", 5.0), ("2", 2.0), ("0.25", 0.25),
                                         ("x", 5.0), ("-1", 5.0), ("nan", 5.0)])
-def test_timeout_from_env(value, want):
-    assert dnstxt.timeout_from_env({"DKIMDNSTIMEOUT": value}) == want
+def test_parse_timeout(value, want):
+    assert dnstxt.parse_timeout(value) == want
+    assert dnstxt.DnsSettings(timeout=value).timeout == want
 
 
 def test_encode_name():
@@ -176,7 +177,7 @@ def test_encode_name():
 
 def test_ok_split_strings_and_ad(fake):
     s = fake(lambda q, tcp: txt_response(q, [b"v=DKIM1; ", b"p=abc"], b"other", ad=True))
-    a = dnstxt.lookup_txt("sel._domainkey.example.com", s.env, timeout=2)
+    a = dnstxt.lookup_txt("sel._domainkey.example.com", s.dns, timeout=2)
     assert a.status == "ok" and a.secure
     assert sorted(a.records) == [b"other", b"v=DKIM1; p=abc"]
     assert [b"v=DKIM1; ", b"p=abc"] in a.strings
@@ -191,12 +192,12 @@ def test_nxdomain(fake):
         r.set_rcode(dns.rcode.NXDOMAIN)
         return r
     s = fake(h)
-    assert dnstxt.lookup_txt("x.example", s.env, timeout=2).status == "nxdomain"
+    assert dnstxt.lookup_txt("x.example", s.dns, timeout=2).status == "nxdomain"
 
 
 def test_nodata(fake):
     s = fake(lambda q, tcp: txt_response(q))
-    a = dnstxt.lookup_txt("x.example", s.env, timeout=2)
+    a = dnstxt.lookup_txt("x.example", s.dns, timeout=2)
     assert a.status == "nodata" and a.records == []
 
 
@@ -207,14 +208,14 @@ def test_temp_rcodes(fake, rcode):
         r.set_rcode(rcode)
         return r
     s = fake(h)
-    a = dnstxt.lookup_txt("x.example", s.env, timeout=2)
+    a = dnstxt.lookup_txt("x.example", s.dns, timeout=2)
     assert a.status == "temp" and dns.rcode.to_text(rcode) in a.error
 
 
 def test_timeout_bounded(fake):
     s = fake(lambda q, tcp: None)
     t0 = time.monotonic()
-    a = dnstxt.lookup_txt("x.example", s.env, timeout=0.5)
+    a = dnstxt.lookup_txt("x.example", s.dns, timeout=0.5)
     took = time.monotonic() - t0
     assert a.status == "temp" and "timeout" in a.error
     assert 0.4 < took < 1.0
@@ -227,7 +228,7 @@ def test_dead_port_fails_fast():
     port = sock.getsockname()[1]
     sock.close()
     t0 = time.monotonic()
-    a = dnstxt.lookup_txt("x.example", {"DNSCACHEIP": "127.0.0.1:%d" % port}, timeout=3)
+    a = dnstxt.lookup_txt("x.example", dnstxt.DnsSettings("127.0.0.1:%d" % port), timeout=3)
     assert a.status == "temp"
     assert time.monotonic() - t0 < 1.0      # ICMP port unreachable is seen at once
 
@@ -235,24 +236,24 @@ def test_dead_port_fails_fast():
 def test_second_server_answers(fake):
     bad = fake(lambda q, tcp: None)
     good = fake(lambda q, tcp: txt_response(q, b"hello"))
-    env = {"DNSCACHEIP": "127.0.0.1:%d 127.0.0.1:%d" % (bad.port, good.port)}
-    a = dnstxt.lookup_txt("x.example", env, timeout=2)
+    servers = dnstxt.DnsSettings("127.0.0.1:%d 127.0.0.1:%d" % (bad.port, good.port))
+    a = dnstxt.lookup_txt("x.example", servers, timeout=2)
     assert a.status == "ok" and a.records == [b"hello"]
 
 
 def test_deadline(fake):
     s = fake(lambda q, tcp: None)
     t0 = time.monotonic()
-    a = dnstxt.lookup_txt("x.example", s.env, timeout=5, deadline=time.monotonic() + 0.3)
+    a = dnstxt.lookup_txt("x.example", s.dns, timeout=5, deadline=time.monotonic() + 0.3)
     assert a.status == "temp" and time.monotonic() - t0 < 0.6
-    a = dnstxt.lookup_txt("x.example", s.env, timeout=5, deadline=time.monotonic() - 1)
+    a = dnstxt.lookup_txt("x.example", s.dns, timeout=5, deadline=time.monotonic() - 1)
     assert a.status == "temp" and "budget" in a.error
 
 
 def test_truncated_goes_tcp(fake):
     big = [b"p=" + b"A" * 250, b"B" * 250, b"C" * 250]          # over 512 octets
     s = fake(lambda q, tcp: txt_response(q, big))
-    a = dnstxt.lookup_txt("x.example", s.env, timeout=2)
+    a = dnstxt.lookup_txt("x.example", s.dns, timeout=2)
     # the fake answers plain 512-octet UDP only, so this needed TCP
     assert a.status == "ok" and a.records == [b"".join(big)]
     assert [tcp for _, tcp in s.queries] == [False, True]
@@ -268,7 +269,7 @@ def test_cname_followed(fake):
         r.answer.append(dns.rrset.from_text("unrelated.example.", 300, "IN", "TXT", '"no"'))
         return r
     s = fake(h)
-    a = dnstxt.lookup_txt("sel._domainkey.example.com", s.env, timeout=2)
+    a = dnstxt.lookup_txt("sel._domainkey.example.com", s.dns, timeout=2)
     assert a.records == [b"v=DKIM1; p=x"]
 
 
@@ -280,7 +281,7 @@ def test_spoofed_answer_ignored(fake):
         good = txt_response(q, b"real")
         return forged.to_wire() if len(s.queries) == 1 else good
     s = fake(h)
-    a = dnstxt.lookup_txt("x.example", s.env, timeout=1)
+    a = dnstxt.lookup_txt("x.example", s.dns, timeout=1)
     # the forged packet (answer to another question) is ignored; the
     # retransmission gets the real answer
     assert a.records == [b"real"]
@@ -289,10 +290,10 @@ def test_spoofed_answer_ignored(fake):
 def test_oversize_records(fake, monkeypatch):
     monkeypatch.setattr(dnstxt, "MAX_TXT_OCTETS", 100)
     s = fake(lambda q, tcp: txt_response(q, [b"x" * 90, b"y" * 20], b"small"))
-    a = dnstxt.lookup_txt("x.example", s.env, timeout=2)
+    a = dnstxt.lookup_txt("x.example", s.dns, timeout=2)
     assert a.status == "ok" and a.records == [b"small"] and a.oversize
     s2 = fake(lambda q, tcp: txt_response(q, [b"x" * 90, b"y" * 20]))
-    a = dnstxt.lookup_txt("x.example", s2.env, timeout=2)
+    a = dnstxt.lookup_txt("x.example", s2.dns, timeout=2)
     assert a.status == "nodata" and a.oversize
 
 
@@ -304,18 +305,18 @@ def test_formerr_retries_without_edns(fake):
             return r
         return txt_response(q, b"old server")
     s = fake(h)
-    assert dnstxt.lookup_txt("x.example", s.env, timeout=2).records == [b"old server"]
+    assert dnstxt.lookup_txt("x.example", s.dns, timeout=2).records == [b"old server"]
 
 
 def test_invalid_name_is_permanent():
-    a = dnstxt.lookup_txt("a..b", {"DNSCACHEIP": "127.0.0.1:1"}, timeout=1)
+    a = dnstxt.lookup_txt("a..b", dnstxt.DnsSettings("127.0.0.1:1"), timeout=1)
     assert a.status == "nxdomain" and "invalid name" in a.error
 
 
 @pytest.mark.parametrize("junk", [b"", b"\x00" * 5, b"\xff" * 40])
 def test_garbage_packets_ignored(fake, junk):
     s = fake(lambda q, tcp: junk)
-    a = dnstxt.lookup_txt("x.example", s.env, timeout=0.3)
+    a = dnstxt.lookup_txt("x.example", s.dns, timeout=0.3)
     assert a.status == "temp"
 
 

@@ -15,7 +15,7 @@ garbage key records (SELECTOR_DATA), in BOTH modes. Properties:
     passes it unsigned, verify mode gives it a status letter.
 
 Process-level properties run the installed qmail-dkim (tests/qdkim.py) with
-modest max_examples; the same properties run in-process (Spool.from_bytes +
+modest max_examples; the same properties run in-process (tests.qdkim.spool_bytes +
 sign.run / verify.run) with many more examples. The counts written here are
 the CI profile's; QMAIL_DKIM_HYPOTHESIS=deep runs ten times as many
 (tests/profiles.py). tests/test_verifier_fuzz.py (random tag lists against
@@ -33,13 +33,15 @@ import time
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from qmail_dkim import config
 from qmail_dkim.sign import run as sign
 from qmail_dkim.verify import run as verify
 from qmail_dkim.exits import QmailDkimExit
 from qmail_dkim.dkim.keyrecord import KeyRecordError, parse_key_record
-from qmail_dkim.spool import HEADER_MAX, Spool
+from qmail_dkim.spool import HEADER_MAX
 from qmail_dkim.verify.status import TEXTS as STATUS_TEXTS
 from tests import qdkim
+from tests.qdkim import spool_bytes
 from tests.profiles import examples
 from tests.realparts import keys
 from tests.realparts.keys import cached_ed25519_key, cached_rsa_key
@@ -297,15 +299,15 @@ def check_process(r, mode, elapsed):
 
 def run_inproc(mode, msg, env=None, tmp="tmp"):
     t0 = time.monotonic()
-    sp = Spool.from_bytes(msg, tmp)
+    sp = spool_bytes(msg, tmp)
     try:
         if mode == "sign":
             e = dict(SIGN_ENV, **(env or {}))
-            out = sign.run(e, sp, e.get("DKIMKEY", TEMPLATE))
+            out = sign.run(config.SignSettings(e), sp, e.get("DKIMKEY", TEMPLATE))
         else:
             e = {"DKIMVERIFY": VERIFY_LETTERS, "DKIMAUTHSERVID": SERVID, "SELECTOR_DATA": ""}
             e.update(env or {})
-            out = verify.run(e, sp)
+            out = verify.run(config.VerifySettings(e), sp)
     except QmailDkimExit as x:       # a malformed message is never an error exit
         pytest.fail("%s: exit %d (%s) for a message" % (mode, x.code, x.reason))
     finally:

@@ -19,6 +19,7 @@ import pytest
 
 from tests import spfsuite
 from qmail_dkim.dns import client
+from qmail_dkim.dns.txt import DnsSettings
 from qmail_dkim.spf.check import check_host
 from tests.realparts.nsd import NsdServer
 from tests.realparts.tools import require_tool
@@ -174,7 +175,7 @@ def nsd(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ours(nsd):
-    lookup = client.spf_lookup({"DNSCACHEIP": nsd.dnscacheip}, timeout=3)
+    lookup = client.spf_lookup(DnsSettings(nsd.dnscacheip), timeout=3)
     out = []
     for ip, mailfrom, helo, _ in CASES:
         s = _sender(mailfrom, helo)

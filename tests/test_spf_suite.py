@@ -18,6 +18,7 @@ import pytest
 
 from tests import spfsuite
 from qmail_dkim.dns import client
+from qmail_dkim.dns.txt import DnsSettings
 from qmail_dkim.spf.check import check_host
 from tests.realparts.nsd import NsdServer
 from tests.realparts.tools import require_tool
@@ -107,7 +108,7 @@ def nsd_results(tmp_path_factory):
         for sc in SCENARIOS:
             zones, dead = spfsuite.nsd_zones(sc["zonedata"])
             ns.replace_zones(zones, dead)
-            lookup = client.spf_lookup({"DNSCACHEIP": ns.dnscacheip}, timeout=2)
+            lookup = client.spf_lookup(DnsSettings(ns.dnscacheip), timeout=2)
             rows = []
             for name, t in sc["tests"].items():
                 sender = t["mailfrom"] or "postmaster@" + t["helo"]

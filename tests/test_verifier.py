@@ -5,7 +5,9 @@ import time
 import pytest
 
 from qmail_dkim.dkim import verifier
-from qmail_dkim.dkim.verifier import KeySource, Options, message_letter, verify_all
+from qmail_dkim import config
+from qmail_dkim.dkim.verifier import Options, message_letter, verify_all
+from qmail_dkim.verify.keys import KeySource, dns_lookup
 from tests.verifyhelp import (HEADERS, MSG, Lookup, answer, dkimpy_sign, ed_priv,
                                          ed_record, rsa_priv, rsa_record, spool, std_tags,
                                          tag_sign)
@@ -24,8 +26,12 @@ def classify(tmp_path, msg, env=None, lookup=None, from_domain="example.com",
         env["SELECTOR_DATA"] = rec()
     sp = spool(tmp_path, msg)
     try:
-        opts = Options(env, from_domain, practice_disabled, now=now)
-        keys = KeySource(env, time.monotonic() + 10, lookup)
+        settings = config.VerifySettings(env)
+        opts = Options(from_domain, practice_disabled, now=now, honor_l=settings.honor_l,
+                       unsigned_from=settings.unsigned_from)
+        if lookup is None:
+            lookup = dns_lookup(settings.dns, time.monotonic() + 10)
+        keys = KeySource(lookup, settings.selector_data)
         results, ignored = verify_all(sp.fields, sp, opts, keys)
     finally:
         sp.close()
@@ -476,15 +482,16 @@ def test_dns_budget(tmp_path, monkeypatch):
     for i in range(4):
         msg = tag_sign(msg, std_tags(s=b"s%d" % i, h=b"from"))
     sp = spool(tmp_path, msg)
-    env = {"DNSCACHEIP": "127.0.0.1:9"}
+    dns = config.dns_settings({"DNSCACHEIP": "127.0.0.1:9"})
     calls = []
 
-    def slow(name, env=None, timeout=None, deadline=None, **kw):
+    def slow(name, dns_=None, timeout=None, deadline=None, **kw):
+        assert dns_ is dns
         calls.append(deadline)
         return answer("temp")
     monkeypatch.setattr(dnstxt, "lookup_txt", slow)
-    keys = KeySource(env, deadline=12345.0)
-    results, _ = verify_all(sp.fields, sp, Options(env, "example.com", False), keys)
+    keys = KeySource(dns_lookup(dns, 12345.0))
+    results, _ = verify_all(sp.fields, sp, Options("example.com", False), keys)
     sp.close()
     assert [r.letter for r in results] == ["P"] * 4
     assert calls == [12345.0] * 4          # every lookup gets the shared deadline

@@ -4,7 +4,8 @@ import tempfile
 from hypothesis import given, settings, strategies as st
 
 from qmail_dkim.verify import run as verify
-from qmail_dkim.spool import Spool
+from qmail_dkim import config
+from tests.qdkim import spool_bytes
 from tests.profiles import examples
 from tests.verifyhelp import MSG, Lookup, answer, dkimpy_sign, rsa_priv, rsa_record
 
@@ -23,10 +24,11 @@ RECORDS = st.one_of(st.just(None), st.binary(max_size=60),
 
 def _run(msg, record):
     with tempfile.TemporaryDirectory() as d:
-        sp = Spool.from_bytes(msg, d)
+        sp = spool_bytes(msg, d)
         lk = Lookup(default=answer("ok", record) if record is not None else answer("nxdomain"))
         try:
-            o = verify.run({"DKIMAUTHSERVID": "mx.test", "DKIMVERIFY": "ABCDEFGHIJKLMNOPQRSTUVWXY"},
+            o = verify.run(config.VerifySettings({"DKIMAUTHSERVID": "mx.test",
+                                              "DKIMVERIFY": "ABCDEFGHIJKLMNOPQRSTUVWXY"}),
                            sp, lookup=lk)
         finally:
             sp.close()

@@ -15,13 +15,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from qmail_dkim.verify import run as verify
-from qmail_dkim.spool import Spool
+from qmail_dkim import config
 from tests.realparts import keys as K
 from tests.realparts import verifiers as V
 from tests.realparts.nsd import Blackhole, NsdServer, dead_udp_port, txt_rr
 from tests.realparts.tools import require_tool
 
-from tests.qdkim import SAMPLE
+from tests.qdkim import SAMPLE, spool_bytes
 
 # tests/qdkim.py's sample, with trailing white space and empty lines at the end
 MSG = SAMPLE.replace(b"here.\n", b"here.  \n\n\n")
@@ -70,9 +70,9 @@ def dns(tmp_path_factory, keys):
 def verify_msg(tmp_path, msg, env):
     e = {"DKIMAUTHSERVID": "mx.test", "DKIMDNSTIMEOUT": "3"}
     e.update(env)
-    sp = Spool.from_bytes(msg, str(tmp_path))
+    sp = spool_bytes(msg, tmp_path)
     try:
-        o = verify.run(e, sp)
+        o = verify.run(config.VerifySettings(e), sp)
     finally:
         sp.close()
     return dict(o.log), o

@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from qmail_dkim import exits
+from qmail_dkim import config, exits
 from qmail_dkim.verify import run as verify
 from qmail_dkim.exits import QmailDkimExit
 from tests.verifyhelp import (MSG, Lookup, answer, dkimpy_sign, rsa_priv, rsa_record,
@@ -25,7 +25,7 @@ def run(tmp_path, msg, env=None, lookup=None, **kw):
         lookup = Lookup({"sel._domainkey.example.com": rsa_record(rsa_priv())})
     sp = spool(tmp_path, msg)
     try:
-        return verify.run(env, sp, lookup=lookup, **kw), sp
+        return verify.run(config.VerifySettings(env), sp, lookup=lookup, **kw), sp
     finally:
         sp.close()
 
@@ -163,7 +163,7 @@ def test_removal_in_the_middle_keeps_everything_else(home, tmp_path):
 def test_authservid_from_control_me(home, tmp_path):
     (home / "control" / "me").write_text("mail.example.org\n")
     sp = spool(tmp_path, MSG)
-    o = verify.run({}, sp, lookup=Lookup())
+    o = verify.run(config.VerifySettings({}), sp, lookup=Lookup())
     sp.close()
     assert b"Authentication-Results: mail.example.org;" in o.prepend
 
@@ -172,14 +172,14 @@ def test_authservid_controldir(home, tmp_path):
     (home / "etc").mkdir()
     (home / "etc" / "me").write_text("other.example.org\n")
     sp = spool(tmp_path, MSG)
-    o = verify.run({"CONTROLDIR": "etc"}, sp, lookup=Lookup())
+    o = verify.run(config.VerifySettings({"CONTROLDIR": "etc"}), sp, lookup=Lookup())
     sp.close()
     assert b"Authentication-Results: other.example.org;" in o.prepend
 
 
 def test_authservid_hostname(home, tmp_path):
     sp = spool(tmp_path, MSG)
-    o = verify.run({}, sp, lookup=Lookup())
+    o = verify.run(config.VerifySettings({}), sp, lookup=Lookup())
     sp.close()
     assert ("Authentication-Results: %s;" % socket.gethostname()).encode() in o.prepend
 
@@ -188,7 +188,7 @@ def test_control_me_unreadable(home, tmp_path):
     (home / "control" / "me").mkdir()
     sp = spool(tmp_path, MSG)
     with pytest.raises(QmailDkimExit) as e:
-        verify.run({}, sp, lookup=Lookup())
+        verify.run(config.VerifySettings({}), sp, lookup=Lookup())
     sp.close()
     assert e.value.code == exits.CONFIG_ERROR
 
@@ -318,7 +318,8 @@ def test_signaturedomains_unreadable(home, tmp_path):
     (home / "control" / "signaturedomains").mkdir()
     sp = spool(tmp_path, MSG)
     with pytest.raises(QmailDkimExit) as e:
-        verify.run({"DKIMPRACTICE": "", "DKIMAUTHSERVID": "x"}, sp, lookup=Lookup())
+        verify.run(config.VerifySettings({"DKIMPRACTICE": "", "DKIMAUTHSERVID": "x"}), sp,
+                   lookup=Lookup())
     sp.close()
     assert e.value.code == exits.CONFIG_ERROR
 
@@ -341,6 +342,6 @@ def test_selector_data(home, tmp_path):
     sp = spool(tmp_path, dkimpy_sign(MSG))
     env = {"SELECTOR_DATA": rsa_record(rsa_priv()), "DKIMAUTHSERVID": "x",
            "DNSCACHEIP": "127.0.0.1:1"}
-    o = verify.run(env, sp)
+    o = verify.run(config.VerifySettings(env), sp)
     sp.close()
     assert logd(o)["status"] == "A"

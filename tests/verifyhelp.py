@@ -9,9 +9,8 @@ from cryptography.hazmat.primitives import serialization
 
 from qmail_dkim.dkim.lib import dkim, nacl
 from qmail_dkim.dns.txt import TxtAnswer
-from qmail_dkim.spool import Spool
 
-from tests.qdkim import SAMPLE
+from tests.qdkim import SAMPLE, spool_bytes
 from tests.realparts.keys import cached_ed25519_key, cached_rsa_key
 
 # tests/qdkim.py's sample, with trailing white space and empty lines at the end
@@ -137,7 +136,7 @@ class Lookup:
 
 
 def spool(tmp_path, data):
-    return Spool.from_bytes(data, str(tmp_path))
+    return spool_bytes(data, tmp_path)
 
 
 def now():

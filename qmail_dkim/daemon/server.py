@@ -444,9 +444,9 @@ def privkey_pure(key):
 
 def warm():
     """Import everything the per-message path may use, once."""
-    from qmail_dkim import main, envelope, spool, child, logline, mode  # noqa: F401
-    from qmail_dkim.sign import run as _s, dkimkeys, options, keypath, headers  # noqa: F401
-    from qmail_dkim.verify import run as _v, status, practice, authresults  # noqa: F401
+    from qmail_dkim import main, config, envelope, spool, child, logline, mode  # noqa: F401
+    from qmail_dkim.sign import run as _s, options, keypath, headers  # noqa: F401
+    from qmail_dkim.verify import run as _v, status, practice, authresults, keys  # noqa: F401
     from qmail_dkim.dkim import bodyhash, signer, verifier, privkey, lib, keyrecord  # noqa: F401
     from qmail_dkim.dns import txt, client  # noqa: F401
     from qmail_dkim.verify import dmarcverify  # noqa: F401 - DMARCVERIFY

@@ -15,7 +15,6 @@ import os
 import re
 
 ED25519_OID_DER = b"\x06\x03\x2b\x65\x70"          # 1.3.101.112
-RSA_OID_DER = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"
 # qmail-dkimd only (qmail_dkim/daemon/server.py): keys already parsed, by the
 # file's (st_dev, st_ino, st_size, st_mtime_ns), and a hook told of each key
 # read from its file. None / None in qmail-dkim: every run reads the file.

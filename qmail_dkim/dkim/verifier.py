@@ -32,12 +32,13 @@ Limits (so a message cannot make us work or wait without bound):
   * only the first MAX_SIGNATURES (10) DKIM-Signature fields, in header order,
     are evaluated; further ones are ignored (counted in the log as ignored=);
   * each DNS lookup is bounded by $DKIMDNSTIMEOUT (default 5 s), and all
-    lookups for one message together (keys and practice) by DNS_BUDGET_FACTOR
-    (3) times that; a key lookup after the budget is used up gets P;
-  * the same key name is looked up once per message.
+    lookups for one message together (keys and practice) by
+    verify/keys.py's DNS_BUDGET_FACTOR (3) times that; a key lookup after
+    the budget is used up gets P;
+  * the same key name is looked up once per message (verify/keys.py).
 
-$SELECTOR_DATA, when set (even empty), is used as every key record and no
-DNS is asked (testing).
+Key records come from the `keys` object the caller passes (verify/keys.py:
+$SELECTOR_DATA or bounded DNS); this module asks no DNS itself.
 
 Library use: tags are parsed with dkimpy's parse_tag_value, canonicalization
 is dkimpy's, RSA verification is dkimpy's RSASSA_PKCS1_v1_5_verify, Ed25519
@@ -46,11 +47,9 @@ exception or False, allows 10 hours of grace on x=, fetches keys with its
 own unbounded DNS plug-in and adds the extra-From hack; the letters need the
 finer checks below. Header hashing is headerhash.py (shared with the signer).
 """
-import base64
 import re
 import time
 
-from qmail_dkim.dns import txt as dnstxt
 from qmail_dkim.dkim import headerhash
 from qmail_dkim.dkim.bodyhash import BodyHasher, hash_bodies
 from qmail_dkim.dkim.lib import dkim
@@ -58,7 +57,6 @@ import dkim.util  # noqa: E402 - tag-list parsing (imports logging; verify path 
 from qmail_dkim.dkim.keyrecord import KeyRecordError, b64decode_strict, parse_key_record
 
 MAX_SIGNATURES = 10
-DNS_BUDGET_FACTOR = 3
 REQUIRED = (b"v", b"a", b"b", b"bh", b"d", b"h", b"s")
 ALGORITHMS = {b"rsa-sha256": "sha256", b"ed25519-sha256": "sha256"}
 
@@ -85,7 +83,6 @@ class SigResult:
         self.reason = None
         self.tags = {}
         self.d = None          # A-label, lowercase (str) once valid
-        self.d_raw = None      # as written (bytes), for the headers
         self.s = None          # str
         self.a = None          # bytes, lowercase
         self.b = None          # decoded signature
@@ -166,7 +163,7 @@ def _b64(value, what):
     return data
 
 
-def check_tags(sig, env, now, from_count):
+def check_tags(sig, opts, from_count):
     """H, W, Y (i= vs d=), X, K, O. Raises Invalid."""
     try:
         tags = dkim.util.parse_tag_value(sig.field.value)
@@ -180,8 +177,7 @@ def check_tags(sig, env, now, from_count):
             raise Invalid("H", "no %s= tag" % t.decode())
     # d= and s= first, so that later failures can still name them
     # (parse_tag_value stripped the ends; FWS inside a name is an error)
-    sig.d_raw = tags[b"d"]
-    sig.d = norm_domain(sig.d_raw, "d")
+    sig.d = norm_domain(tags[b"d"], "d")
     sig.s = norm_domain(tags[b"s"], "s")
     a = _WS.sub(b"", tags[b"a"]).lower()
     sig.a = a
@@ -246,11 +242,11 @@ def check_tags(sig, env, now, from_count):
     # UNSIGNED_FROM (set, even empty) relaxes this as C's libdkim does
     # (nAllowUnsignedFromHeaders). UNSIGNED_SUBJECT needs no check here: an
     # unsigned Subject is always accepted (see COMPATIBILITY in qmail-dkim(8)).
-    if "UNSIGNED_FROM" not in env and hlist.count(b"from") < from_count:
+    if not opts.unsigned_from and hlist.count(b"from") < from_count:
         raise Invalid("X", "%d From: fields, h= signs %d" % (from_count, hlist.count(b"from")))
 
     # K
-    if x is not None and x < now:
+    if x is not None and x < opts.now:
         raise Invalid("K", "signature expired (x=%d)" % x)
 
     # O
@@ -276,36 +272,10 @@ def _text(x, n=60):
 
 # ------------------------------------------------------------- keys
 
-class KeySource:
-    """Key records by name: $SELECTOR_DATA, or DNS (bounded, cached)."""
-
-    def __init__(self, env, deadline=None, lookup=None):
-        self.env = env
-        self.selector_data = env.get("SELECTOR_DATA") if "SELECTOR_DATA" in env else None
-        self.deadline = deadline
-        self.lookup = lookup or (lambda name: dnstxt.lookup_txt(name, env, deadline=self.deadline))
-        self.cache = {}
-        self.secure = {}
-
-    def records(self, name):
-        """-> list of TXT records (bytes), or raises Invalid P/Q."""
-        if self.selector_data is not None:
-            return [self.selector_data.encode("utf-8", "surrogateescape")]
-        if name not in self.cache:
-            self.cache[name] = self.lookup(name)
-        ans = self.cache[name]
-        self.secure[name] = ans.secure
-        if ans.status == "ok":
-            return ans.records
-        if ans.status == "temp":
-            raise Invalid("P", "key lookup %s: %s" % (name, ans.error or "temporary failure"))
-        if ans.status == "nxdomain":
-            raise Invalid("Q", "key lookup %s: NXDOMAIN" % name)
-        raise Invalid("Q", "key lookup %s: %s" % (name, ans.error or "no TXT record"))
-
-
 def check_key(sig, keys):
-    """P, Q, L, N, R, Y (t=s), V, M. Sets sig.key. Raises Invalid."""
+    """P, Q, L, N, R, Y (t=s), V, M. Sets sig.key. Raises Invalid.
+    `keys.records(name)` gives the TXT records or raises Invalid P/Q (verify
+    mode's KeySource: the lookup is injected, dkim/ asks no DNS itself)."""
     name = key_name(sig)
     records = keys.records(name)
     first_error = None
@@ -363,11 +333,14 @@ def verify_signature(sig, hasher):
 # ------------------------------------------------------------- driver
 
 class Options:
-    def __init__(self, env, from_domain, practice_disabled, now=None):
-        self.env = env
-        self.from_domain = from_domain
-        self.practice_disabled = practice_disabled
-        self.honor_l = "HONOR_BODYLENGTHTAG" in env
+    """What the letters depend on besides the message and the key."""
+
+    def __init__(self, from_domain, practice_disabled, now=None, honor_l=False,
+                 unsigned_from=False):
+        self.from_domain = from_domain              # the From: domain (A-label) or None
+        self.practice_disabled = practice_disabled  # F instead of A for third parties
+        self.honor_l = honor_l                      # HONOR_BODYLENGTHTAG: A instead of E
+        self.unsigned_from = unsigned_from          # UNSIGNED_FROM: not every From: signed
         self.now = int(time.time()) if now is None else now
 
 
@@ -381,7 +354,7 @@ def verify_all(fields, spool, opts, keys):
 
     for sig in results:
         try:
-            check_tags(sig, opts.env, opts.now, from_count)
+            check_tags(sig, opts, from_count)
             check_key(sig, keys)
         except Invalid as e:
             sig.set(e.letter, e.reason)

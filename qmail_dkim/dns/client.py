@@ -1,7 +1,6 @@
 """Bounded DNS lookups of A, AAAA, MX, PTR and TXT records (man page: DNS).
 
-    lookup(name, qtype, env=os.environ, timeout=None, deadline=None,
-           server_list=None) -> Answer
+    lookup(name, qtype, dns=None, timeout=None, deadline=None) -> Answer
 
 ``qtype`` is "A", "AAAA", "MX", "PTR", "TXT" (or the type number). Server
 selection, UDP first and TCP when truncated, EDNS fallback, the time bounds
@@ -31,7 +30,6 @@ Why our own client and not dnspython: see dns.txt (about 90 ms of imports per
 process; qmail starts one process per message). The tests cross-check this
 decoder against dnspython.
 """
-import os
 import socket
 
 from qmail_dkim.dns import txt as _txt
@@ -99,9 +97,10 @@ def _decoder(qtype):
     return decode
 
 
-def lookup(name, qtype, env=os.environ, timeout=None, deadline=None, server_list=None):
-    """Look up the records of `qtype` at `name`. Never raises for DNS
-    trouble: every outcome is an Answer (see the module docstring)."""
+def lookup(name, qtype, dns=None, timeout=None, deadline=None):
+    """Look up the records of `qtype` at `name` with the dns.txt.DnsSettings
+    `dns` (None: the defaults). Never raises for DNS trouble: every outcome
+    is an Answer (see the module docstring)."""
     if isinstance(qtype, str):
         try:
             code = TYPES[qtype.upper()]
@@ -111,7 +110,7 @@ def lookup(name, qtype, env=os.environ, timeout=None, deadline=None, server_list
         code = int(qtype)
     tname = TYPE_NAMES.get(code, str(code))
     status, recs, secure, error, server = _txt.exchange(
-        name, code, _decoder(code), env, timeout, deadline, server_list)
+        name, code, _decoder(code), dns, timeout, deadline)
     if status != "ok":
         return Answer(status, tname, secure=secure, error=error, server=server)
     ans = Answer("ok", tname, secure=secure, server=server)
@@ -134,10 +133,10 @@ def lookup(name, qtype, env=os.environ, timeout=None, deadline=None, server_list
     return ans
 
 
-def spf_lookup(env=os.environ, timeout=None, server_list=None):
+def spf_lookup(dns=None, timeout=None):
     """The ``lookup(name, qtype, deadline)`` that spf.check wants, on this
-    client: each query bounded by the per-lookup timeout and the deadline."""
+    client with the dns.txt.DnsSettings `dns`: each query bounded by the
+    per-lookup timeout and the deadline."""
     def lookup_(name, qtype, deadline=None):
-        return lookup(name, qtype, env, timeout=timeout, deadline=deadline,
-                      server_list=server_list)
+        return lookup(name, qtype, dns, timeout=timeout, deadline=deadline)
     return lookup_

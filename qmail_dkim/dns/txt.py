@@ -182,10 +182,10 @@ def _parse_resolv_conf(path):
     return out
 
 
-def servers(env=os.environ):
-    """The DNS servers to ask, as [(ip, port), ...] (at most MAX_SERVERS)."""
-    value = env.get("DNSCACHEIP")
-    found = _parse_dnscacheip(value) if value else []
+def servers(dnscacheip=None):
+    """The DNS servers to ask, as [(ip, port), ...] (at most MAX_SERVERS):
+    those of `dnscacheip` ($DNSCACHEIP), else /etc/resolv.conf's."""
+    found = _parse_dnscacheip(dnscacheip) if dnscacheip else []
     if not found:
         found = _parse_resolv_conf(RESOLV_CONF)
     if not found:
@@ -193,16 +193,31 @@ def servers(env=os.environ):
     return found[:MAX_SERVERS]
 
 
-def timeout_from_env(env=os.environ):
+def parse_timeout(value):
     """$DKIMDNSTIMEOUT in seconds (float > 0), default 5."""
-    value = env.get("DKIMDNSTIMEOUT", "")
     try:
-        t = float(value)
+        t = float(value or "")
     except ValueError:
         return DEFAULT_TIMEOUT
     if not t > 0 or t != t or t == float("inf"):
         return DEFAULT_TIMEOUT
     return min(t, 3600.0)
+
+
+class DnsSettings:
+    """$DNSCACHEIP and $DKIMDNSTIMEOUT as given (None: unset), read by
+    config.py. The servers are worked out at the first lookup
+    (/etc/resolv.conf is read only then)."""
+
+    def __init__(self, dnscacheip=None, timeout=None):
+        self.dnscacheip = dnscacheip
+        self.timeout = parse_timeout(timeout)
+        self._servers = None
+
+    def servers(self):
+        if self._servers is None:
+            self._servers = servers(self.dnscacheip)
+        return self._servers
 
 
 # ---------------------------------------------------------------- wire format
@@ -459,15 +474,17 @@ def _fmt(server):
     return ("[%s]:%d" if ":" in ip else "%s:%d") % (ip, port)
 
 
-def exchange(name, qtype, decode, env=os.environ, timeout=None, deadline=None,
-             server_list=None):
+def exchange(name, qtype, decode, dns=None, timeout=None, deadline=None):
     """Ask the servers about (`name`, `qtype`) within the time bounds of the
     module docstring. ``decode(msg, qname_wire, rrs)`` turns a NOERROR answer
     into the caller's records (a FormatError from it means: try the next
     server). -> (status, records, secure, error, server) with status
-    ok / nxdomain / temp (an ok with no records is the caller's nodata)."""
+    ok / nxdomain / temp (an ok with no records is the caller's nodata).
+    `dns`: DnsSettings (None: the defaults); `timeout` overrides its timeout."""
+    if dns is None:
+        dns = DnsSettings()
     if timeout is None:
-        timeout = timeout_from_env(env)
+        timeout = dns.timeout
     try:
         qname_wire = encode_name(name)
     except DnsNameError as e:
@@ -478,7 +495,7 @@ def exchange(name, qtype, decode, env=os.environ, timeout=None, deadline=None,
         end = min(end, deadline)
     if end <= now:
         return "temp", None, False, "DNS time budget exhausted", ""
-    srv = list(server_list) if server_list is not None else servers(env)
+    srv = dns.servers()
     attempts = [s for _ in range(2) for s in srv]
     failed = set()
     errors = []
@@ -524,11 +541,12 @@ def exchange(name, qtype, decode, env=os.environ, timeout=None, deadline=None,
     return "temp", None, False, "; ".join(errors[-4:]), ""
 
 
-def lookup_txt(name, env=os.environ, timeout=None, deadline=None, server_list=None):
-    """Look up the TXT records at `name` (str or bytes). Never raises for
-    DNS trouble: every outcome is a TxtAnswer (see the module docstring)."""
+def lookup_txt(name, dns=None, timeout=None, deadline=None):
+    """Look up the TXT records at `name` (str or bytes) with the DnsSettings
+    `dns`. Never raises for DNS trouble: every outcome is a TxtAnswer (see
+    the module docstring)."""
     status, txts, secure, error, server = exchange(
-        name, TYPE_TXT, _collect, env, timeout, deadline, server_list)
+        name, TYPE_TXT, _collect, dns, timeout, deadline)
     if status != "ok":
         return TxtAnswer(status, secure=secure, error=error, server=server)
     ans = TxtAnswer("ok", secure=secure, server=server)

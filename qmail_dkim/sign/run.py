@@ -6,10 +6,9 @@ loaded and checked (key read, -z fit, i= in the signing domain, the
 DKIMSIGNEXTRA key). qmail-dkim (run()) and qmail-dkim-check both call
 prepare(), so the check can never say "sign" where qmail-dkim would not.
 """
-import os
 import time
 
-from qmail_dkim import exits
+from qmail_dkim import config, exits
 from qmail_dkim.dns import names as domainname
 from qmail_dkim.dkim import fromaddr
 from qmail_dkim.sign import headers as headerset
@@ -35,7 +34,7 @@ class Plan:
     def __init__(self):
         self.from_domain = None
         self.domain = None          # the domain the key is looked up for
-        self.env = None             # env after control/dkimkeys variables
+        self.settings = None        # config.SignSettings after control/dkimkeys variables
         self.template = None
         self.dkimkeys_rule = None   # (keypath, vars) if control/dkimkeys chose
         self.options = None
@@ -58,10 +57,6 @@ class Job:
         self.key = key
 
 
-def control_path(env, name):
-    return os.path.join(env.get("CONTROLDIR") or "control", name)
-
-
 def _unreadable(readable, path):
     """qmail-dkim-check -u: `readable(path)` says why another user could not
     open `path` (None: it could, or the file does not exist and the user may
@@ -72,85 +67,67 @@ def _unreadable(readable, path):
             raise QmailDkimExit(exits.CONFIG_ERROR, "cannot read %s: %s" % (path, why), key=path)
 
 
-def read_dkimkeys(env, readable=None):
-    path = control_path(env, "dkimkeys")
-    _unreadable(readable, path)
+def parse_options(text, settings):
     try:
-        with open(path, "r", encoding="utf-8", errors="replace") as f:
-            text = f.read()
-    except FileNotFoundError:
-        return []
-    except OSError as e:
-        raise QmailDkimExit(exits.CONFIG_ERROR, "cannot read %s: %s (uid=%d gid=%d)"
-                            % (path, e.strerror, os.getuid(), os.getgid()))
-    from qmail_dkim.sign import dkimkeys
-    try:
-        return dkimkeys.parse(text, path)
-    except dkimkeys.DkimKeysError as e:
-        raise QmailDkimExit(exits.CONFIG_ERROR, str(e))
-
-
-def match_dkimkeys(rules, domain):
-    if not rules:                   # no control/dkimkeys: do not import the parser
-        return None
-    from qmail_dkim.sign import dkimkeys
-    return dkimkeys.match(rules, domain)
-
-
-def parse_options(env, var):
-    try:
-        return signopts.parse(env.get(var, ""), env.get("DKIMIDENTITY"), env.get("DKIMEXPIRE"))
+        return signopts.parse(text, settings.identity, settings.expire)
     except signopts.OptionError as e:
         raise QmailDkimExit(exits.CONFIG_ERROR, str(e))
 
 
-def plan(env, fields, template, envelope=None, exists=keypath.file_exists, overflow=False,
-         readable=None):
-    """Decide; raises Unsigned or QmailDkimExit. `envelope` is a callable
-    returning the envelope bytes (read only when DKIMSIGNRCPTS is set)."""
-    p = Plan()
-    p.env = dict(env)
-    p.template = template
-    p.options = parse_options(p.env, "DKIMSIGNOPTIONS")
-
+def signing_domain(settings, fields, overflow=False):
+    """(domain the key is looked up for, From: domain); raises Unsigned."""
     if fields and fields[0].name == b"":
         # Our DKIM-Signature would be continued by it downstream (and broken).
         raise Unsigned("message begins with a continuation line")
     if overflow:
         raise Unsigned("header larger than %d octets" % HEADER_MAX)
-    p.from_domain, reason = fromaddr.from_domain(fields)
+    from_domain, reason = fromaddr.from_domain(fields)
     if reason == "no From: header":
         raise Unsigned("no From: header")
-    if "DKIMDOMAIN" in env and env["DKIMDOMAIN"]:
-        over = env["DKIMDOMAIN"].rsplit("@", 1)[-1]
-        p.domain = fromaddr.to_alabel(over)
-        if p.domain is None:
-            raise Unsigned("DKIMDOMAIN %r is not a valid domain" % env["DKIMDOMAIN"])
+    if settings.domain:
+        domain = fromaddr.to_alabel(settings.domain.rsplit("@", 1)[-1])
+        if domain is None:
+            raise Unsigned("DKIMDOMAIN %r is not a valid domain" % settings.domain)
     else:
-        if p.from_domain is None:
+        if from_domain is None:
             raise Unsigned(reason)
-        p.domain = p.from_domain
-    bad = domainname.check(p.domain)
+        domain = from_domain
+    bad = domainname.check(domain)
     if bad:
-        raise Unsigned("%s: %r" % (bad, p.domain[:80]))
+        raise Unsigned("%s: %r" % (bad, domain[:80]))
+    return domain, from_domain
 
-    if "NODKIMKEYS" not in env:
-        rule = match_dkimkeys(read_dkimkeys(env, readable), p.domain)
+
+def plan(settings, fields, template, envelope=None, exists=keypath.file_exists, overflow=False,
+         readable=None):
+    """Decide; raises Unsigned or QmailDkimExit. `settings`: config.SignSettings;
+    `envelope` is a callable returning the envelope bytes (read only when
+    DKIMSIGNRCPTS is set)."""
+    p = Plan()
+    p.settings = settings
+    p.template = template
+    p.options = parse_options(settings.options, settings)
+    p.domain, p.from_domain = signing_domain(settings, fields, overflow)
+
+    if settings.use_dkimkeys:
+        _unreadable(readable, config.control_path(settings.controldir, "dkimkeys"))
+        rules = config.read_dkimkeys(settings.controldir)
+        rule = config.match_dkimkeys(rules, p.domain) if rules else None
         if rule:
             p.dkimkeys_rule = rule
             p.template = rule[0]
-            p.env.update(rule[1])
             if rule[1]:
-                p.options = parse_options(p.env, "DKIMSIGNOPTIONS")
+                p.settings = settings.with_vars(rule[1])
+                p.options = parse_options(p.settings.options, p.settings)
 
-    if "DKIMSIGNRCPTS" in p.env:
+    if p.settings.rcpts is not None:
         from qmail_dkim import envelope as rcpts
-        wanted = rcpts.parse_filter(p.env["DKIMSIGNRCPTS"])
+        wanted = rcpts.parse_filter(p.settings.rcpts)
         p.rcpt = rcpts.matches(rcpts.recipients(envelope() if envelope else b""), wanted)
         if p.rcpt is None:
             raise Unsigned("no envelope recipient in DKIMSIGNRCPTS")
 
-    controldir = p.env.get("CONTROLDIR") or "control"
+    controldir = p.settings.key_controldir
     p.resolution = keypath.resolve(p.template, p.domain, exists, controldir)
     if p.resolution.missing_fixed:
         raise QmailDkimExit(exits.KEY_MISSING, "key file %s does not exist" % p.template,
@@ -158,9 +135,9 @@ def plan(env, fields, template, envelope=None, exists=keypath.file_exists, overf
     if p.resolution.path is None:
         raise Unsigned("no key for %s" % p.domain, tried=p.resolution.tried)
 
-    if p.env.get("DKIMSIGNEXTRA"):
-        extra_opts = parse_options(p.env, "DKIMSIGNOPTIONSEXTRA")
-        res = keypath.resolve(p.env["DKIMSIGNEXTRA"], p.domain, exists, controldir)
+    if p.settings.extra:
+        extra_opts = parse_options(p.settings.extra_options, p.settings)
+        res = keypath.resolve(p.settings.extra, p.domain, exists, controldir)
         if res.missing_fixed:
             raise QmailDkimExit(exits.KEY_MISSING, "key file %s does not exist" % res.tried[0],
                                 key=res.tried[0], tried=res.tried)
@@ -212,14 +189,14 @@ def load_jobs(p, readable=None):
     return jobs, warnings
 
 
-def prepare(env, fields, template, envelope=None, exists=keypath.file_exists, overflow=False,
-            readable=None):
+def prepare(settings, fields, template, envelope=None, exists=keypath.file_exists,
+            overflow=False, readable=None):
     """Everything before the body: plan() plus load_jobs(). Raises Unsigned
     or QmailDkimExit. `exists` and `readable` let qmail-dkim-check ask as
     another user (-u); qmail-dkim uses the defaults."""
-    p = plan(env, fields, template, envelope, exists, overflow, readable)
+    p = plan(settings, fields, template, envelope, exists, overflow, readable)
     p.jobs, p.warnings = load_jobs(p, readable)
-    p.include = headerset.select(fields, p.env.get("EXCLUDE_DKIMSIGN"))
+    p.include = headerset.select(fields, p.settings.exclude)
     return p
 
 
@@ -230,10 +207,11 @@ def unsigned_log(u):
     return log
 
 
-def run(env, spool, template, envelope=None):
-    """Sign mode for one message -> Outcome (exit_code None: queue it)."""
+def run(settings, spool, template, envelope=None):
+    """Sign mode for one message -> Outcome (exit_code None: queue it).
+    `settings`: config.SignSettings."""
     try:
-        p = prepare(env, spool.fields, template, envelope, overflow=spool.overflow)
+        p = prepare(settings, spool.fields, template, envelope, overflow=spool.overflow)
     except Unsigned as u:
         return Outcome(log=unsigned_log(u))
 

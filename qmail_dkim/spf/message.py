@@ -14,7 +14,8 @@ Authentication-Results (RFC 8601: smtp.mailfrom, smtp.helo) and DMARC need.
   qualified name; it shares the deadline. Off by default: it costs DNS time
   and DMARC does not use it.
 * ``lookup`` and ``deadline``: as for spf.check.check_host. For real DNS,
-  ``qmail_dkim.dns.client.spf_lookup(env)`` gives the lookup.
+  ``qmail_dkim.dns.client.spf_lookup(dns)`` gives the lookup (dns: a
+  dns.txt.DnsSettings).
 
 ``MessageSpf`` fields:
 

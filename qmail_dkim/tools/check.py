@@ -22,9 +22,9 @@ import pwd
 import stat
 import sys
 
-from qmail_dkim import __version__, exits, logline, mode as modes
+from qmail_dkim import __version__, config, exits, logline, mode as modes
 from qmail_dkim.exits import QmailDkimExit
-from qmail_dkim.main import qmail_home
+from qmail_dkim.config import qmailhome as qmail_home
 
 # EXIT CODES (qmail-dkim-check(8)).
 SIGNED = 0          # signed, and the published key matches every private key
@@ -72,7 +72,7 @@ def custom(code, env):
     code, fd) or None (see exits.custom_protocol)."""
     if env is None or code not in exits.TEXTS:
         return None
-    proto = exits.custom_protocol(env)
+    proto = exits.custom_protocol(env.get("DKIMCUSTOMERROR"), env.get("ERROR_FD", ""))
     return proto if isinstance(proto, tuple) else None
 
 
@@ -465,7 +465,7 @@ def prepare(env, spool, template, access):
         looked.append((path, ok))
         return ok
     try:
-        p = sign.prepare(env, spool.fields, template, envelope=lambda: b"", exists=exists,
+        p = sign.prepare(config.SignSettings(env), spool.fields, template, envelope=lambda: b"", exists=exists,
                          overflow=spool.overflow,
                          readable=access.read if access is not None else None)
     except sign.Unsigned as u:
@@ -513,7 +513,7 @@ def show_plan(p, looked, access):
 def dns_servers_text(env):
     from qmail_dkim.dns import txt as dnstxt
     value = env.get("DNSCACHEIP")
-    srv = dnstxt.servers(env)
+    srv = config.dns_settings(env).servers()
     names = " ".join(dnstxt._fmt(s) for s in srv)
     if value and dnstxt._parse_dnscacheip(value):
         return "%s (DNSCACHEIP)" % names
@@ -530,7 +530,7 @@ def published(env, job):
     from qmail_dkim.dkim import keyrecord
     res = job.resolution
     name = "%s._domainkey.%s" % (res.selector, res.domain)
-    ans = dnstxt.lookup_txt(name, env)
+    ans = dnstxt.lookup_txt(name, config.dns_settings(env))
     server = " from %s" % ans.server if getattr(ans, "server", None) else ""
     if ans.status == "temp":
         say("dns: %s TXT: no answer (%s)" % (name, ans.error))

@@ -25,6 +25,7 @@ import os
 import re
 import sys
 
+from qmail_dkim import config
 from qmail_dkim.dns import txt as dnstxt
 from qmail_dkim.dns import names as domainname
 from qmail_dkim.tools import zonetext as dnsrecord
@@ -305,7 +306,7 @@ def run(domain, selector, keyfile_path, verbose, env, out):
         rep.problem("%s is too long for DNS (253 octets, 63 per label)" % name)
         return EXIT_PROBLEM
     rep.info("checking key '%s'" % name)
-    ans = dnstxt.lookup_txt(name, env=env)
+    ans = dnstxt.lookup_txt(name, config.dns_settings(env))
     if ans.status == "temp":
         rep.say("error: '%s' query failed: %s (temporary DNS failure; try again)"
                 % (name, ans.error or "no answer"))
@@ -317,7 +318,7 @@ def run(domain, selector, keyfile_path, verbose, env, out):
             rep.problem("'%s' has no TXT record (the name exists, but without a TXT record)"
                         % name)
         doubled = name + "." + d
-        ans2 = dnstxt.lookup_txt(doubled, env=env)
+        ans2 = dnstxt.lookup_txt(doubled, config.dns_settings(env))
         if ans2.status == "ok":
             rep.say("a TXT record exists at '%s': the name was entered with the domain in a "
                     "panel that adds the domain itself; enter only '%s'"

@@ -29,6 +29,7 @@ import getopt
 import os
 import sys
 
+from qmail_dkim import config
 from qmail_dkim.exits import QmailDkimExit
 
 USAGE = "usage: qmail-dkim-check --ready [-i ip]... [-k keytemplate] domain"
@@ -75,13 +76,13 @@ class Dns:
     def __init__(self, env):
         from qmail_dkim.dns import client
         self.client = client
-        self.env = env
+        self.dns = config.dns_settings(env)
         self.cache = {}
 
     def __call__(self, name, qtype="TXT", deadline=None):
         key = (name.lower().rstrip("."), qtype)
         if key not in self.cache:
-            self.cache[key] = self.client.lookup(name, qtype, self.env, deadline=deadline)
+            self.cache[key] = self.client.lookup(name, qtype, self.dns, deadline=deadline)
         return self.cache[key]
 
     def txt(self, name):
@@ -97,7 +98,7 @@ def check_dkim(rep, env, domain, template, dns):
     from qmail_dkim.sign import run as sign
     fields, _ = parse_header(b"From: <postmaster@%s>\n\n" % domain.encode())
     try:
-        plan = sign.plan(env, fields, template, envelope=lambda: b"")
+        plan = sign.plan(config.SignSettings(env), fields, template, envelope=lambda: b"")
     except sign.Unsigned as u:
         rep.line("dkim", FAIL, "mail from %s goes out unsigned: %s" % (domain, u.reason))
         return None

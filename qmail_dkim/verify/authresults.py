@@ -4,43 +4,20 @@ finding the forged ones to remove (contract section 5).
     Authentication-Results: mx.example.net;
     	dkim=pass header.d=example.com header.s=sel header.a=rsa-sha256 header.b=AbCdEfGh
 
-The authserv-id is $DKIMAUTHSERVID, else the first line of control/me
-($CONTROLDIR, default "control", relative to $QMAILHOME), else the host name.
-Every incoming DKIM-Status field and every Authentication-Results field with
+The authserv-id is $DKIMAUTHSERVID, else the first line of control/me, else
+the host name (decided in config.py: this module reads no environment and no
+file). Every incoming DKIM-Status field and every Authentication-Results field with
 our authserv-id (case-insensitive, folded or not, comments allowed before it)
 is removed before the message is passed on (RFC 8601 section 5).
 
 Written here: dkimpy has no RFC 8601 writer (the optional authres package is
 an extra dependency and import for two short lines).
 """
-import errno
-import os
 import re
 import socket
 
-from qmail_dkim import exits
-from qmail_dkim.exits import QmailDkimExit
-
 # RFC 2045 token: printable ASCII except SPACE and tspecials.
 _TOKEN = re.compile(rb'^[!#$%&\'*+\-.0-9A-Z^_`a-z{|}~]+$')
-
-
-def authserv_id(env):
-    value = env.get("DKIMAUTHSERVID", "").strip()
-    if not value:
-        path = os.path.join(env.get("CONTROLDIR") or "control", "me")
-        try:
-            with open(path, "rb") as f:
-                value = f.readline(1024).decode("utf-8", "replace").strip()
-        except OSError as e:
-            if e.errno not in (errno.ENOENT, errno.ENOTDIR):
-                raise QmailDkimExit(exits.CONFIG_ERROR, "cannot read %s: %s" % (path, e.strerror),
-                                    file=path)
-            value = ""
-    if not value:
-        value = socket.gethostname() or "localhost"
-    value = value.split()[0] if value.split() else "localhost"
-    return value
 
 
 def _ascii(value):

@@ -1,6 +1,6 @@
 """SPF and DMARC in verify mode: DMARCVERIFY (man page: VERIFICATION, "DMARC").
 
-    dset = dmarcverify.settings(env)          # None: DMARCVERIFY unset, or a
+    dset = config.VerifySettings(env).dmarc   # None: DMARCVERIFY unset, or a
                                               # relay / authenticated client
     out = dmarcverify.check(dset, fields, sigs, lookup, deadline, read_envelope)
     out.specs     ["spf=...", "dmarc=..."] for the Authentication-Results field
@@ -30,12 +30,9 @@ Inputs trusted: the environment tcpserver and qmail-smtpd / mailfront set
 name only from the first Received: line when it has the exact form qmail-smtpd
 or mailfront writes and names the client's own address (see helo_from_received).
 """
-import errno
-import os
 import socket
 
-from qmail_dkim import exits
-from qmail_dkim.exits import QmailDkimExit
+from qmail_dkim import config, exits
 from qmail_dkim.dkim import fromaddr
 from qmail_dkim.verify import authresults
 
@@ -49,51 +46,10 @@ FORWARDERS_MAX = 1 << 20
 PROTECTED_LOCALS = ("postmaster", "abuse")
 
 
-class Settings:
-    def __init__(self, env):
-        self.letters = env.get("DMARCVERIFY", "")
-        self.ip = _client_ip(env)
-        self.spfresult = env.get("SPFRESULT")
-        self.remote_host = env.get("TCPREMOTEHOST")
-        self.controldir = env.get("CONTROLDIR") or "control"
-        self.receiver = "unknown"       # %{r} in SPF explanations; set by the caller
-        self.env = env                  # for the DNS servers (dns.client)
-
-
-def settings(env):
-    """None when DMARC is off: DMARCVERIFY unset (behave as without it), or a
-    relay / authenticated client (RELAYCLIENT or AUTHINFO set)."""
-    if "DMARCVERIFY" not in env:
-        return None
-    if "RELAYCLIENT" in env or "AUTHINFO" in env:
-        return None
-    return Settings(env)
-
-
-def _client_ip(env):
-    for var in ("TCPREMOTEIP", "TCP6REMOTEIP"):
-        ip = _norm_ip(env.get(var, ""))
-        if ip:
-            return ip
-    return None
-
-
-def _norm_ip(text):
-    """Canonical text of an IPv4 / IPv6 address (IPv4-mapped IPv6 as IPv4),
-    None if it is not one."""
-    text = (text or "").strip()
-    if text.startswith("[") and text.endswith("]"):
-        text = text[1:-1]
-    if text[:5].lower() == "ipv6:":
-        text = text[5:]
-    fam = socket.AF_INET6 if ":" in text else socket.AF_INET
-    try:
-        raw = socket.inet_pton(fam, text)
-    except (OSError, ValueError):
-        return None
-    if fam == socket.AF_INET6 and raw[:12] == b"\0" * 10 + b"\xff\xff":
-        return socket.inet_ntop(socket.AF_INET, raw[12:])
-    return socket.inet_ntop(fam, raw)
+# The settings (DMARCVERIFY, TCPREMOTEIP, SPFRESULT, ...) are read by
+# config.py: config.VerifySettings.dmarc, a config.DmarcSettings, None when
+# DMARC is off (DMARCVERIFY unset, or a relay / authenticated client).
+_norm_ip = config.norm_ip
 
 
 # ------------------------------------------------------------- HELO
@@ -193,7 +149,7 @@ def spf_check(dset, sender, helo, deadline, spf_lookup=None):
     from qmail_dkim.spf.message import spf_for_message
     if spf_lookup is None:
         from qmail_dkim.dns import client as dnsclient
-        spf_lookup = dnsclient.spf_lookup(dset.env)
+        spf_lookup = dnsclient.spf_lookup(dset.dns)
     r = spf_for_message(dset.ip, sender, helo or "", spf_lookup, deadline,
                         receiver=dset.receiver)
     return SpfOutcome(r.result, r.domain or domain, mailfrom, helo, "check_host", r.problem)
@@ -203,20 +159,8 @@ def spf_check(dset, sender, helo, deadline, spf_lookup=None):
 
 def read_forwarders(ctl):
     """control/dmarcforwarders -> [("net", (family, packed, bits)) | ("host", suffix)]."""
-    path = os.path.join(ctl, "dmarcforwarders")
-    try:
-        with open(path, "rb") as f:
-            data = f.read(FORWARDERS_MAX)
-    except OSError as e:
-        if e.errno in (errno.ENOENT, errno.ENOTDIR):
-            return []
-        raise QmailDkimExit(exits.CONFIG_ERROR, "cannot read %s: %s" % (path, e.strerror),
-                            file=path)
     out = []
-    for line in data.decode("utf-8", "replace").splitlines():
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
+    for line in config.read_lines(config.control_path(ctl, "dmarcforwarders"), FORWARDERS_MAX):
         addr, slash, bits = line.partition("/")
         ip = _norm_ip(addr)
         if ip is not None:
@@ -267,14 +211,14 @@ def trusted_forwarder(dset, deadline):
     if not suffixes:
         return None
     from qmail_dkim.dns import client as dnsclient
-    ptr = dnsclient.lookup(_ptr_name(dset.ip), "PTR", dset.env, deadline=deadline)
+    ptr = dnsclient.lookup(_ptr_name(dset.ip), "PTR", dset.dns, deadline=deadline)
     if ptr.status != "ok":
         return None
     qtype = "AAAA" if ":" in dset.ip else "A"
     for name in ptr.records[:10]:
         for suf in suffixes:
             if name == suf or name.endswith("." + suf):
-                fwd = dnsclient.lookup(name, qtype, dset.env, deadline=deadline)
+                fwd = dnsclient.lookup(name, qtype, dset.dns, deadline=deadline)
                 if fwd.status == "ok" and dset.ip in {_norm_ip(a) for a in fwd.records}:
                     return name
     return None

@@ -29,59 +29,11 @@ When the message letter is in DKIMPRACTICE and the author (From:) domain is
      SIGN_PRACTICE=local: no DNS; the letter stays as it was.
 
 No From: domain: practice is not applied (there is no author domain).
+
+Pure: the configuration comes in a settings object (config.VerifySettings:
+practice_method, practice_letters, domain_list(which) reading the control
+files only when asked), DNS through the `lookup` callable.
 """
-import errno
-import os
-
-from qmail_dkim import exits
-from qmail_dkim.dns import txt as dnstxt
-from qmail_dkim.exits import QmailDkimExit
-
-METHODS = ("adsp", "ssp", "local")
-
-
-def method(env):
-    """'adsp' / 'ssp' / 'local', or None when practice is disabled."""
-    if "SIGN_PRACTICE" not in env:
-        return "adsp"
-    value = env["SIGN_PRACTICE"].strip().lower()
-    return value if value in METHODS else None
-
-
-def letters(env):
-    """The DKIMPRACTICE letter set, or None when DKIMPRACTICE is unset."""
-    if "DKIMPRACTICE" not in env:
-        return None
-    value = env["DKIMPRACTICE"].strip()
-    from qmail_dkim.verify.status import DEFAULT_PRACTICE_LETTERS
-    return set((value or DEFAULT_PRACTICE_LETTERS).upper())
-
-
-def control_path(env, name, var):
-    value = env.get(var) or name
-    if "/" in value:
-        return value
-    return os.path.join(env.get("CONTROLDIR") or "control", value)
-
-
-def read_domain_list(path):
-    """Lowercased domains of a control file; [] when it does not exist."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(1 << 22)
-    except FileNotFoundError:
-        return []
-    except OSError as e:
-        if e.errno in (errno.ENOENT, errno.ENOTDIR):
-            return []
-        raise QmailDkimExit(exits.CONFIG_ERROR, "cannot read %s: %s" % (path, e.strerror),
-                            file=path)
-    out = []
-    for line in data.decode("utf-8", "replace").splitlines():
-        line = line.split("#", 1)[0].strip().lower().rstrip(".")
-        if line:
-            out.append(line)
-    return out
 
 
 def _tags(record):
@@ -144,18 +96,18 @@ def _ssp(domain, lookup):
     return "unknown;", False
 
 
-def apply(env, letter, from_domain, signed, lookup):
+def apply(settings, letter, from_domain, signed, lookup):
     """Practice for the message letter. `lookup(name) -> dnstxt.TxtAnswer`.
     Returns a PracticeResult, or None when practice does not apply."""
-    meth = method(env)
-    which = letters(env)
+    meth = settings.practice_method
+    which = settings.practice_letters
     if meth is None or which is None or letter not in which or not from_domain:
         return None
     domain = from_domain.lower().rstrip(".")
-    sigdoms = read_domain_list(control_path(env, "signaturedomains", "SIGNATUREDOMAINS"))
+    sigdoms = settings.domain_list("signaturedomains")
     if domain in sigdoms:
         return PracticeResult("G", detail="signaturedomains")
-    nosig = read_domain_list(control_path(env, "nosignaturedomains", "NOSIGNATUREDOMAINS"))
+    nosig = settings.domain_list("nosignaturedomains")
     if not signed and ("*" in nosig or domain in nosig):
         return PracticeResult("D", detail="nosignaturedomains")
     if meth == "local":
@@ -169,9 +121,3 @@ def apply(env, letter, from_domain, signed, lookup):
     header = name + b": " + text.encode() + b"\n"
     return PracticeResult("G" if fail else "D", header, "%s:%s" % (meth, text.rstrip(";")))
 
-
-def dns_lookup(env, deadline=None):
-    """A lookup function for apply() using dnstxt with the DNS budget."""
-    def lookup(name):
-        return dnstxt.lookup_txt(name, env, deadline=deadline)
-    return lookup

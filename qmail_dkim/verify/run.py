@@ -1,7 +1,8 @@
-"""Verify mode: from the spooled message to the Outcome (contract 4, 5, 6).
+"""Verify mode: from the spooled message to the Outcome (VERIFICATION,
+"Headers", LOG).
 
     from qmail_dkim.verify import run as verify
-    outcome = verify.run(env, spool)      # cwd is $QMAILHOME
+    outcome = verify.run(config.VerifySettings(env), spool)   # cwd is $QMAILHOME
 
 Prepends, in this order: DKIM-Status:, Authentication-Results:, then
 X-DKIM-ADSP: / X-DKIM-SSP: when practice was checked. Drops every incoming
@@ -10,21 +11,21 @@ authserv-id. Exit 31 / 71 when DKIMVERIFY holds the message's letter in
 upper / lower case. Never raises for malformed mail; raises
 QmailDkimExit(CONFIG_ERROR) for an unreadable control file.
 
-See verifier.py for the per-signature checks and the limits (at most 10
-signatures evaluated, DNS time bounds), practice.py for DKIMPRACTICE /
-SIGN_PRACTICE, authresults.py for the header fields.
+See dkim/verifier.py for the per-signature checks and the limits (at most 10
+signatures evaluated), keys.py for where key records come from (DNS time
+bounds), practice.py for DKIMPRACTICE / SIGN_PRACTICE, authresults.py for the
+header fields, dmarcverify.py for DMARCVERIFY.
 """
 import time
 
 from qmail_dkim.verify import authresults
-from qmail_dkim.dns import txt as dnstxt
 from qmail_dkim.verify import practice
 from qmail_dkim.verify import status
+from qmail_dkim.verify.keys import DNS_BUDGET_FACTOR, KeySource, dns_lookup
 from qmail_dkim.dkim.fromaddr import from_domain as _from_domain
+from qmail_dkim.dkim.verifier import Options, message_letter, verify_all
 from qmail_dkim.outcome import Outcome
 from qmail_dkim.spool import HEADER_MAX
-from qmail_dkim.dkim.verifier import (DNS_BUDGET_FACTOR, KeySource, Options,
-                                 message_letter, verify_all)
 
 
 ARC_FIELDS = (b"arc-seal", b"arc-message-signature", b"arc-authentication-results")
@@ -51,31 +52,29 @@ def _str(v):
     return v
 
 
-def run(env, spool, now=None, lookup=None, read_envelope=None, spf_lookup=None):
-    """`lookup(name) -> dnstxt.TxtAnswer` replaces DNS (tests);
+def _author(fields):
+    try:
+        return _from_domain(fields)[0]
+    except Exception:               # noqa: BLE001 - a From: we cannot read is no author
+        return None
+
+
+def run(settings, spool, now=None, lookup=None, read_envelope=None, spf_lookup=None):
+    """Verify mode for one message -> Outcome. `settings`: config.VerifySettings;
+    `lookup(name) -> dnstxt.TxtAnswer` replaces DNS (tests);
     `read_envelope()` -> the envelope bytes (fd 1), read only for DMARC;
     `spf_lookup(name, qtype, deadline)` replaces DNS for SPF (tests)."""
     fields = spool.fields
-    servid = authresults.authserv_id(env)
+    servid = settings.authserv_id
     drop = authresults.forged_fields(list(fields) + spool.tail_fields, servid)
-    try:
-        author, _why = _from_domain(fields)
-    except Exception:               # noqa: BLE001 - a From: we cannot read is no author
-        author = None
-    meth = practice.method(env)
-    opts = Options(env, author, practice_disabled=meth is None, now=now)
-
-    timeout = dnstxt.timeout_from_env(env)
-    deadline = time.monotonic() + timeout * DNS_BUDGET_FACTOR
+    author = _author(fields)
+    opts = Options(author, practice_disabled=settings.practice_method is None, now=now,
+                   honor_l=settings.honor_l, unsigned_from=settings.unsigned_from)
+    deadline = time.monotonic() + settings.dns.timeout * DNS_BUDGET_FACTOR
     if lookup is None:
-        def lookup(name):
-            return dnstxt.lookup_txt(name, env, timeout=timeout, deadline=deadline)
-    dset = None
-    if "DMARCVERIFY" in env:            # off by default: not even imported
-        from qmail_dkim.verify import dmarcverify
-        dset = dmarcverify.settings(env)
-    keys = KeySource(env, deadline, lookup)
-    results, ignored = verify_all(fields, spool, opts, keys)
+        lookup = dns_lookup(settings.dns, deadline)
+    dset = settings.dmarc               # None: DMARCVERIFY off (not even imported)
+    results, ignored = verify_all(fields, spool, opts, KeySource(lookup, settings.selector_data))
     # signatures past the first HEADER_MAX octets of header are not evaluated
     ignored += sum(1 for f in spool.tail_fields if f.lname == b"dkim-signature")
     letter = message_letter(results)
@@ -97,25 +96,15 @@ def run(env, spool, now=None, lookup=None, read_envelope=None, spf_lookup=None):
     # for F; only a G (the author signs all its mail) changes the letter.
     third_only = letter in ("A", "E") and not any(
         r.letter in ("A", "E") and not r.third_party for r in results)
-    pres = practice.apply(env, "F" if third_only else letter, author, bool(results), lookup)
+    pres = practice.apply(settings, "F" if third_only else letter, author, bool(results), lookup)
     if pres is not None and (not third_only or pres.letter == "G"):
         old, letter = letter, pres.letter
 
-    specs, log_d, log_s, log_r, words = [], [], [], [], []
-    for sig in results:
-        d, s, a, b8 = _sig_values(sig)
-        word = status.result_word(sig.letter)
-        words.append(word)
-        specs.append(authresults.result_spec(
-            word, d=d, s=s, a=a, b=b8,
-            reason=None if word == "pass" else sig.reason))
-        log_d.append(_str(d))
-        log_s.append(_str(s))
-        log_r.append(sig.reason or "")
-    if not results:
-        words = ["none"]
+    words = [status.result_word(sig.letter) for sig in results] or ["none"]
+    specs = _dkim_specs(results)
     dm = None
     if dset is not None:
+        from qmail_dkim.verify import dmarcverify
         if not specs:
             specs.append("dkim=none")
         sigs = [(w, sig.d or _str(_sig_values(sig)[0]), sig.s or _str(_sig_values(sig)[1]))
@@ -127,38 +116,13 @@ def run(env, spool, now=None, lookup=None, read_envelope=None, spf_lookup=None):
     if arc is not None:
         if not specs:
             specs.append("dkim=none")
-        specs.append(authresults.arc_spec(arc, env.get("TCPREMOTEIP")))
-    prepend = (authresults.dkim_status_header(status.dkim_status_text(letter, old))
-               + authresults.header(servid, specs)
-               + (pres.header if pres is not None else b""))
-    if fields and fields[0].name == b"":
-        # The message begins with a continuation line: downstream it continues
-        # our last header line. Give it one of its own to continue, so that
-        # the sender cannot write into our verdict.
-        prepend += LEADING_FOLD_NOTICE
+        specs.append(authresults.arc_spec(arc, settings.remote_ip))
+    leading_fold = bool(fields) and fields[0].name == b""
+    prepend = _headers(servid, specs, letter, old, pres, leading_fold)
 
-    code, action = status.verify_action(letter, env.get("DKIMVERIFY"))
-    log = [("status", letter)]
-    if old is not None:
-        log.append(("old", old))
-    log.append(("dkim", words))
-    if results:
-        log += [("d", log_d), ("s", log_s), ("reason", log_r)]
-    if pres is not None:
-        log.append(("practice", pres.detail))
-    if arc is not None:
-        log += authresults.arc_log(arc)
-    if ignored:
-        log.append(("ignored", ignored))
-    if drop:
-        log.append(("removed", len(drop)))
-    warnings = []
-    if spool.overflow:
-        warnings.append("header over %d octets: only fields in them are verified" % HEADER_MAX)
-    if fields and fields[0].name == b"":
-        warnings.append("message begins with a continuation line")
-    if warnings:
-        log.append(("warning", "; ".join(warnings)))
+    code, action = status.verify_action(letter, settings.dkimverify)
+    log = _log(results, words, letter, old, pres, arc, ignored, drop, spool.overflow,
+               leading_fold)
     # The reject reply (DKIMCUSTOMERROR): the DKIM-Status text, as C's.
     error_text = status.TEXTS[letter] if code is not None else None
     enhanced = status.ENHANCED[letter] if code is not None else None
@@ -173,3 +137,57 @@ def run(env, spool, now=None, lookup=None, read_envelope=None, spf_lookup=None):
     log.append(("action", action))
     return Outcome(prepend=prepend, drop=drop, exit_code=code, error_text=error_text, log=log,
                    enhanced=enhanced)
+
+
+def _dkim_specs(results):
+    """The dkim= result of each signature for Authentication-Results."""
+    specs = []
+    for sig in results:
+        d, s, a, b8 = _sig_values(sig)
+        word = status.result_word(sig.letter)
+        specs.append(authresults.result_spec(
+            word, d=d, s=s, a=a, b=b8,
+            reason=None if word == "pass" else sig.reason))
+    return specs
+
+
+def _headers(servid, specs, letter, old, pres, leading_fold):
+    """DKIM-Status:, Authentication-Results:, X-DKIM-ADSP/SSP:, the notice."""
+    prepend = (authresults.dkim_status_header(status.dkim_status_text(letter, old))
+               + authresults.header(servid, specs)
+               + (pres.header if pres is not None else b""))
+    if leading_fold:
+        # The message begins with a continuation line: downstream it continues
+        # our last header line. Give it one of its own to continue, so that
+        # the sender cannot write into our verdict.
+        prepend += LEADING_FOLD_NOTICE
+    return prepend
+
+
+def _log(results, words, letter, old, pres, arc, ignored, drop, overflow, leading_fold):
+    """The log fields after mode=verify up to (not with) DMARC's and action= (LOG)."""
+    log = [("status", letter)]
+    if old is not None:
+        log.append(("old", old))
+    log.append(("dkim", words))
+    if results:
+        values = [_sig_values(sig) for sig in results]
+        log += [("d", [_str(v[0]) for v in values]),
+                ("s", [_str(v[1]) for v in values]),
+                ("reason", [sig.reason or "" for sig in results])]
+    if pres is not None:
+        log.append(("practice", pres.detail))
+    if arc is not None:
+        log += authresults.arc_log(arc)
+    if ignored:
+        log.append(("ignored", ignored))
+    if drop:
+        log.append(("removed", len(drop)))
+    warnings = []
+    if overflow:
+        warnings.append("header over %d octets: only fields in them are verified" % HEADER_MAX)
+    if leading_fold:
+        warnings.append("message begins with a continuation line")
+    if warnings:
+        log.append(("warning", "; ".join(warnings)))
+    return log

@@ -84,40 +84,11 @@ RESULTS = {
     "S": "none",
 }
 
-VERIFIED = frozenset("AEF")
-
-# Short reasons for the log and Authentication-Results (reason="...") when
-# the check does not give a more precise one.
-REASONS = {
-    "A": "verified",
-    "E": "verified, body partly unsigned (l=)",
-    "F": "verified, third-party signature",
-    "H": "bad signature syntax",
-    "I": "signature did not verify",
-    "J": "signature did not verify (key in testing mode)",
-    "K": "signature expired",
-    "L": "key record invalid",
-    "M": "key g= does not match i=",
-    "N": "key revoked",
-    "O": "key name too long",
-    "P": "temporary DNS failure",
-    "Q": "no key record",
-    "R": "public key invalid",
-    "S": "no signatures",
-    "U": "body hash mismatch",
-    "V": "key does not fit a=",
-    "W": "signature v= not 1",
-    "X": "From not signed",
-    "Y": "i= not in d=",
-}
-
 # Enhanced status codes of the reject reply (DKIMCUSTOMERROR), as C's
 # dkim_hdr() gives them ("X" becomes 5 or 4).
 ENHANCED = dict({c: "X.7.5" for c in LETTERS},
                 **{c: "X.7.0" for c in "ABCDEFGOPQ"},
                 **{c: "X.7.7" for c in "UVX"}, W="X.7.6")
-
-DEFAULT_PRACTICE_LETTERS = "FGHIJKLMNPQRSTUVWX"
 
 
 def result_word(letter):

@@ -1,0 +1,43 @@
+"""Where verify mode gets key records: $SELECTOR_DATA, or bounded DNS with
+one time budget per message (VERIFICATION, "DNS"). Injected into the DKIM
+mechanics (dkim/verifier.py), which never look anything up themselves.
+"""
+from qmail_dkim.dkim.verifier import Invalid
+from qmail_dkim.dns import txt as dnstxt
+
+# All DNS lookups for one message (keys and practice) together get this many
+# times $DKIMDNSTIMEOUT.
+DNS_BUDGET_FACTOR = 3
+
+
+def dns_lookup(dns, deadline):
+    """lookup(name) -> dnstxt.TxtAnswer with the DnsSettings `dns`, every
+    lookup sharing the absolute `deadline` (time.monotonic())."""
+    def lookup(name):
+        return dnstxt.lookup_txt(name, dns, deadline=deadline)
+    return lookup
+
+
+class KeySource:
+    """Key records by name: `selector_data` ($SELECTOR_DATA, testing) as
+    every record, or `lookup(name)`, each name asked once per message."""
+
+    def __init__(self, lookup, selector_data=None):
+        self.lookup = lookup
+        self.selector_data = selector_data
+        self.cache = {}
+
+    def records(self, name):
+        """-> list of TXT records (bytes), or raises Invalid P/Q."""
+        if self.selector_data is not None:
+            return [self.selector_data.encode("utf-8", "surrogateescape")]
+        if name not in self.cache:
+            self.cache[name] = self.lookup(name)
+        ans = self.cache[name]
+        if ans.status == "ok":
+            return ans.records
+        if ans.status == "temp":
+            raise Invalid("P", "key lookup %s: %s" % (name, ans.error or "temporary failure"))
+        if ans.status == "nxdomain":
+            raise Invalid("Q", "key lookup %s: NXDOMAIN" % name)
+        raise Invalid("Q", "key lookup %s: %s" % (name, ans.error or "no TXT record"))
