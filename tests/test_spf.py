@@ -221,7 +221,8 @@ def test_deadline_through_real_client(blackhole):
     """A DNS server that never answers: check_host ends with temperror within
     the caller's absolute deadline, whatever the per-lookup timeout."""
     from qmail_dkim.dns import client
-    lookup = client.spf_lookup({"DNSCACHEIP": blackhole.dnscacheip}, timeout=30)
+    from qmail_dkim.dns.txt import DnsSettings
+    lookup = client.spf_lookup(DnsSettings(blackhole.dnscacheip), timeout=30)
     t0 = time.monotonic()
     r = spf.check_host("192.0.2.1", "example.com", "a@example.com", "h", lookup, t0 + 0.4)
     took = time.monotonic() - t0
