@@ -369,7 +369,7 @@ def test_one_dns_budget_for_the_whole_message(home, tmp_path, blackhole):
     sp = mkspool(tmp_path, dkimpy_sign(MSG))
     t0 = _time.monotonic()
     try:
-        o = verify.run(env, sp, read_envelope=lambda: ENVELOPE)
+        o = verify.run(config.VerifySettings(env), sp, read_envelope=lambda: ENVELOPE)
     finally:
         sp.close()
     elapsed = _time.monotonic() - t0
