@@ -534,3 +534,77 @@ def test_seeds001_through_tcpserver_mailfront_same_as_in_process(require_tool, t
         assert runs[True][2][0].startswith(b"DKIM-Status: good\nAuthentication-Results: mx.example.net;")
         d.stop()
         assert "stopping after 4 connections" in d.log()   # the served run really was served
+
+
+# ------------------------------------------------------------ README step 8 under daemontools
+
+def _readme_run_scripts():
+    """The two run scripts README step 8 writes with printf: {run, log/run}."""
+    import re
+    text = (Path(__file__).resolve().parent.parent / "README").read_text()
+    out = {}
+    for fmt, target in re.findall(r"printf '(#!/bin/sh\\n.*?)' \\\n\s+> /var/qmail/supervise/qmail-dkimd/(\S+)",
+                                  text):
+        out[target] = fmt.replace("\\n", "\n")
+    assert set(out) == {"run", "log/run"}, out
+    return out
+
+
+def test_readme_steps_under_supervise(require_tool, home):
+    """README step 8 as written (paths and accounts swapped for the test's):
+    svscan starts qmail-dkimd and multilog; messages are served; svc -d makes
+    qmail-dkim carry on in-process; svc -u serves again; the log has the lines."""
+    svscan, svc = require_tool("svscan", "svc", "multilog")[:2]
+    bindir = os.path.dirname(QMAIL_DKIMD)
+    base = Path(tempfile.mkdtemp(prefix="qmail-dkimd-supervise-"))
+    os.chmod(base, 0o755)
+    socket_path = base / "run" / "socket"
+    logdir = base / "log"
+    logdir.mkdir()
+    give(logdir)
+    svdir = base / "service" / "qmail-dkimd"
+    (svdir / "log").mkdir(parents=True)
+    for name, script in _readme_run_scripts().items():
+        script = (script.replace("/opt/qmail-dkim/bin/", bindir + "/")
+                  .replace("/run/qmail-dkimd/socket", str(socket_path))
+                  .replace("/var/log/qmail/qmail-dkimd", str(logdir)))
+        script = (script.replace("-u qmaild", "-u %s -a root" % ACCOUNT)
+                  .replace("setuidgid qmaill", "setuidgid %s" % ACCOUNT)) if ROOT else \
+            script.replace("-u qmaild ", "").replace("setuidgid qmaill ", "")
+        (svdir / name).write_text(script)
+        (svdir / name).chmod(0o755)
+    scan = subprocess.Popen([svscan, str(base / "service")], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={"PATH": bindir + ":/usr/bin:/bin:/usr/sbin:/sbin"},
+                            start_new_session=True)
+    env = dict(RELAY, DKIMSOCKET=str(socket_path))
+
+    def served():
+        r = run(home, env)
+        assert r.rc == 0 and "result=signed" in r.log, r.stderr
+        return r.stored[0].info["ppid"] != r.pid
+    try:
+        _wait(lambda: socket_path.exists() and served(), timeout=60, what="qmail-dkimd under svscan")
+        subprocess.run([svc, "-d", str(svdir)], check=True, timeout=10)
+        _wait(lambda: not socket_path.exists(), what="the server to stop")
+        assert not served()                     # carries on in-process
+        subprocess.run([svc, "-u", str(svdir)], check=True, timeout=10)
+        _wait(served, timeout=60, what="the server to come back")
+        _wait(lambda: (logdir / "current").exists() and
+              (logdir / "current").read_text().count("listening on") >= 2, what="multilog's lines")
+        text = (logdir / "current").read_text()
+        assert text.startswith("@4000") and "stopping after" in text
+    finally:
+        subprocess.run([svc, "-dx", str(svdir), str(svdir / "log")], timeout=10)
+        time.sleep(0.5)
+        scan.terminate()
+        try:
+            scan.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            scan.kill()
+        try:
+            os.killpg(scan.pid, signal.SIGKILL)   # supervise / the server / multilog, if left
+        except ProcessLookupError:
+            pass
+        import shutil
+        shutil.rmtree(base, ignore_errors=True)
