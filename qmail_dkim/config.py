@@ -12,6 +12,7 @@ to it unless absolute.
     control/signaturedomains     read_domain_list()  (VERIFICATION, "Practice")
     control/nosignaturedomains   read_domain_list()
     control/dmarcforwarders      read_lines()      (VERIFICATION, "DMARC")
+    control/arcsealers           read_domain_list()  (VERIFICATION, "ARC")
 
 A missing control file is an empty one; an unreadable one is exit 55.
 """

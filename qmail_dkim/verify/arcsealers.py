@@ -22,33 +22,15 @@ A DMARC fail is overridden when all of these hold:
 Nothing else in the message is trusted: an untrusted sealer, a failing chain,
 or a sealer that did not record a pass changes nothing.
 """
-import errno
-
-from qmail_dkim import exits
-from qmail_dkim.exits import QmailDkimExit
+from qmail_dkim import config
 
 SEALERS_FILE = "arcsealers"
-SEALERS_MAX = 1 << 20
 
 
 def read_sealers(ctl):
-    """control/arcsealers -> [lowercased entries]; [] when it does not exist."""
-    import os
-    path = os.path.join(ctl, SEALERS_FILE)
-    try:
-        with open(path, "rb") as f:
-            data = f.read(SEALERS_MAX)
-    except OSError as e:
-        if e.errno in (errno.ENOENT, errno.ENOTDIR):
-            return []
-        raise QmailDkimExit(exits.CONFIG_ERROR, "cannot read %s: %s" % (path, e.strerror),
-                            file=path)
-    out = []
-    for line in data.decode("utf-8", "replace").splitlines():
-        line = line.split("#", 1)[0].strip().lower().rstrip(".")
-        if line and line != ".":
-            out.append(line)
-    return out
+    """control/arcsealers -> [lowercased entries]; [] when it does not exist,
+    exit 55 when it cannot be read."""
+    return config.read_domain_list(config.control_path(ctl, SEALERS_FILE))
 
 
 def listed(domain, entries):
