@@ -343,7 +343,8 @@ def main(argv):
     ips = [v for k, v in opts if k == "-i"]
     env = dict(os.environ)
     template = dict(opts).get("-k") or env.get("DKIMKEY") or DEFAULT_TEMPLATE
-    home = env.get("QMAILHOME") or "/var/qmail"
+    from qmail_dkim import config
+    home = config.qmailhome(env)
     try:
         os.chdir(home)
     except OSError as e:
