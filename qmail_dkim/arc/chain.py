@@ -83,12 +83,6 @@ class ArcResult:
                                                        self.instances, self.sealers)
 
 
-def present(fields):
-    """True if any ARC header field is among `fields` (the cheap test the
-    verifier makes before importing this module's work)."""
-    return any(f.lname in ARC_FIELDS for f in fields)
-
-
 def _text(x, n=60):
     if isinstance(x, bytes):
         x = x.decode("utf-8", "replace")
