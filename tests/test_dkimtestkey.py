@@ -141,10 +141,17 @@ def test_dknewkey_bind_line_then_dkimtestkey_cli(world):
     assert "error" not in r.stdout and "warning" not in r.stdout
 
 
+def asked(world):
+    ip = world["env"]["DNSCACHEIP"]
+    return "dkimtestkey: asked %s (DNSCACHEIP); answer from %s\n" % (ip, ip)
+
+
 def test_quiet_output_is_opendkim_like(world):
+    """opendkim-testkey's lines, after the server asked (issue: a cache's
+    answer was taken for the authoritative one)."""
     rc, out = check(world, "default")
     assert rc == 0
-    assert out == "dkimtestkey: key not secure\ndkimtestkey: key OK\n"
+    assert out == asked(world) + "dkimtestkey: key not secure\ndkimtestkey: key OK\n"
 
 
 # ------------------------------------------------------------------ the table
@@ -170,7 +177,8 @@ CASES = [
      ["/nonexistent/key", "No such file"]),
     # -- record problems
     ("revoked", "revoked", [], 1, ["key revoked"]),
-    ("NXDOMAIN", "nosuch", [], 1, ["'nosuch._domainkey.example.com' record not found (NXDOMAIN"]),
+    ("NXDOMAIN", "nosuch", [], 1, ["'nosuch._domainkey.example.com' record not found (NXDOMAIN",
+                                   "negative caching", "DNSCACHEIP=its-address"]),
     ("no TXT record", "nodata", [], 1, ["has no TXT record"]),
     ("domain typed twice", "dbl", [], 1,
      ["dbl._domainkey.example.com.example.com", "enter only 'dbl._domainkey'"]),
@@ -273,7 +281,7 @@ def test_key_secure_only_with_ad_bit(world, monkeypatch):
     monkeypatch.setattr(dnstxt, "lookup_txt", secure_lookup)
     rc, out = check(world, "default")
     assert rc == 0
-    assert out == "dkimtestkey: key secure\ndkimtestkey: key OK\n"
+    assert out == asked(world) + "dkimtestkey: key secure\ndkimtestkey: key OK\n"
 
 
 # ------------------------------------------------------------------ usage
@@ -347,3 +355,21 @@ def test_k_accepts_dkimpy_seed_and_pkcs1(world, tmp_path):
     (tmp_path / "pkcs1").write_bytes(rsa.pem_pkcs1())
     rc, out = check(world, "default", "-k", str(tmp_path / "pkcs1"))
     assert rc == 0, out
+
+
+@pytest.mark.parametrize("value,expect", [
+    ("127.0.0.1:%d 10.0.0.300", "DNSCACHEIP entries that are not addresses skipped: 10.0.0.300"),
+    ("'127.0.0.1'", "DNSCACHEIP has no usable address ('127.0.0.1'): /etc/resolv.conf used instead"),
+])
+def test_malformed_dnscacheip_is_named(world, value, expect):
+    """A DNSCACHEIP entry that is not an address is skipped; with none left,
+    /etc/resolv.conf answers: dkimtestkey says so, and which server it asked."""
+    port = world["env"]["DNSCACHEIP"].rsplit(":", 1)[1]
+    env = dict(world["env"], DNSCACHEIP=value.replace("%d", port), DKIMDNSTIMEOUT="1")
+    rc, out = check(world, "default", env=env)
+    assert "dkimtestkey: warning: " + expect in out, out
+    assert "dkimtestkey: asked " in out
+    if "no usable" in expect:
+        assert "(/etc/resolv.conf)" in out or "(the default" in out, out
+    else:
+        assert "(DNSCACHEIP); answer from 127.0.0.1:%s" % port in out, out

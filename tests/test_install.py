@@ -17,8 +17,23 @@ ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = sorted(p.name for p in (ROOT / "bin").iterdir())
 
 
-def test_bin_has_the_five_commands():
-    assert COMMANDS == ["dkimtestkey", "dknewkey", "qmail-dkim", "qmail-dkim-check", "qmail-dkimd"]
+def test_bin_has_the_commands():
+    assert COMMANDS == ["dkimtestkey", "dknewkey", "qmail-dkim", "qmail-dkim-check", "qmail-dkimd",
+                        "qmail-dknewkey"]
+
+
+def man_page(name):
+    """man/<name>.8, or the page it names with .so (dknewkey.8 is
+    qmail-dknewkey.8, installed under both names)."""
+    page = ROOT / "man" / (name + ".8")
+    assert page.is_file()
+    first = page.read_text().split("\n", 1)[0]
+    if first.startswith(".so "):
+        target = first.split()[1]
+        assert target.startswith("man8/")
+        page = ROOT / "man" / target[len("man8/"):]
+        assert page.is_file(), target
+    return page
 
 
 def groff(source, width=80):
@@ -33,8 +48,7 @@ def groff(source, width=80):
 
 @pytest.mark.parametrize("name", COMMANDS)
 def test_man_page_renders_cleanly(name):
-    page = ROOT / "man" / (name + ".8")
-    assert page.is_file()
+    page = man_page(name)
     rc, _, err = groff(page.read_text())
     assert rc == 0 and err == "", err
 
@@ -43,10 +57,11 @@ def test_man_page_renders_cleanly(name):
 def test_man_page_style(name):
     """One .TH form (name, section 8, year, package version, manual name) and
     one exit heading, EXIT CODES, in every page."""
-    src = (ROOT / "man" / (name + ".8")).read_text()
+    page = man_page(name)
+    src = page.read_text()
     th = [l for l in src.splitlines() if l.startswith(".TH")]
     assert th == ['.TH %s 8 "2026" "qmail-dkim %s" "System Administration"'
-                  % (name, qmail_dkim.__version__)], th
+                  % (page.stem, qmail_dkim.__version__)], th
     exits = [l for l in src.splitlines() if re.match(r'\.S[HS] "?EXIT', l)]
     assert exits == ['.SH "EXIT CODES"'], exits
 
@@ -60,7 +75,7 @@ def tables(src):
 def test_man_page_tables_fit_80_columns(name):
     """Every table, rendered alone at 80 columns (man's default width), fits
     in them: long cells are text blocks (T{ ... T}) that wrap."""
-    src = (ROOT / "man" / (name + ".8")).read_text()
+    src = man_page(name).read_text()
     for table in tables(src):
         rc, text, err = groff(".TH T 8\n.SH T\n" + table)
         assert rc == 0 and err == "", err
@@ -88,3 +103,86 @@ def test_installed_command_is_ours(name):
     assert path, name
     text = Path(path).read_text(errors="replace")
     assert "qmail_dkim" in text, "%s is not qmail-dkim's (dkimpy installs its own dknewkey)" % path
+
+
+MAN_NAME = {"dknewkey": "qmail-dknewkey"}
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_help_and_version(name):
+    """Every command answers --help (usage, the man page to read, exit 0) and
+    --version; qmail-dkim never takes --help for a queue program's name."""
+    path = shutil.which(name, path=os.path.dirname(sys.executable))
+    if name == "qmail-dkimd":
+        pytest.skip("qmail-dkimd: another helper's command")
+    p = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=30,
+                       stdin=subprocess.DEVNULL)
+    assert p.returncode == 0 and "usage: " in p.stdout, (p.returncode, p.stdout, p.stderr)
+    assert "man 8 %s" % MAN_NAME.get(name, name) in p.stdout
+    p = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30,
+                       stdin=subprocess.DEVNULL)
+    assert p.returncode == 0 and p.stdout.startswith("%s (qmail-dkim) " % name), p.stdout
+
+
+def test_qmail_dkim_on_a_terminal_says_what_it_reads(tmp_path):
+    import pty
+    path = shutil.which("qmail-dkim", path=os.path.dirname(sys.executable))
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.run([path], stdin=slave, capture_output=True, text=True, timeout=30,
+                           env={"PATH": "/usr/bin:/bin", "QMAILHOME": str(tmp_path / "none")})
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert "reading a message on fd 0" in p.stderr and "Ctrl-D" in p.stderr, p.stderr
+    assert p.returncode == 61          # then the usual run: here, no QMAILHOME
+    # not on a terminal: no notice, only the log line
+    p = subprocess.run([path], input="", capture_output=True, text=True, timeout=30,
+                       env={"PATH": "/usr/bin:/bin", "QMAILHOME": str(tmp_path / "none")})
+    assert "reading a message" not in p.stderr and p.returncode == 61
+
+
+def test_readme_key_command_survives_dkimpy_reinstall(tmp_path):
+    """dkimpy installs its own dknewkey into the same bin/; reinstalling dkimpy
+    replaces ours. README's key command uses qmail-dknewkey, a name only we
+    install, so it still works afterwards."""
+    import re
+    import site
+    readme = (ROOT / "README").read_text()
+    cmds = re.findall(r"^\s+(/opt/qmail-dkim/bin/\S*dknewkey .*)$", readme, re.M)
+    assert cmds, "README has no key command"
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                   timeout=120)
+    py = venv / "bin/python"
+    sp = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                        capture_output=True, text=True, check=True).stdout.strip()
+    # Dependencies from the test venv (no network needed for them); the test
+    # venv's pip installs into the new one (--python).
+    (Path(sp) / "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    pip = [sys.executable, "-m", "pip", "--python", str(py), "install", "-q",
+           "--disable-pip-version-check", "--no-deps"]
+    subprocess.run(pip + ["dkimpy"], check=True, timeout=300)
+    src = tmp_path / "src"             # pip builds in the tree: never in the checkout
+    for part in ("qmail_dkim", "bin", "man"):
+        shutil.copytree(ROOT / part, src / part, ignore=shutil.ignore_patterns("__pycache__"))
+    for part in ("setup.cfg", "pyproject.toml", "README"):
+        shutil.copy(ROOT / part, src / part)
+    subprocess.run(pip + [str(src)], check=True, timeout=300, cwd=tmp_path)
+    assert "qmail_dkim" in (venv / "bin/dknewkey").read_text()      # ours, installed last
+    subprocess.run(pip + ["--force-reinstall", "dkimpy"], check=True, timeout=300)
+    assert "qmail_dkim" not in (venv / "bin/dknewkey").read_text()  # now dkimpy's
+    home = tmp_path / "qmail"
+    (home / "control").mkdir(parents=True)
+    for cmd in cmds:
+        argv = cmd.replace("/opt/qmail-dkim", str(venv)).split()
+        argv = [a for a in argv if a != "-g" and a != "nofiles"]    # no group nofiles here
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                           env={"PATH": "/usr/bin:/bin", "QMAILHOME": str(home)})
+        assert p.returncode == 0, (cmd, p.stdout, p.stderr)
+        assert "_domainkey" in p.stdout
+    # README's commands in order: the key (step 2), the rollover's new key,
+    # and the old key removed a week later.
+    kd = home / "control/domainkeys/example.com"
+    assert len(cmds) == 3 and "-r" in cmds[2].split()
+    assert (kd / "2027").is_file() and not (kd / "default").exists()

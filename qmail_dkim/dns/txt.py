@@ -148,7 +148,9 @@ def _parse_server(token, default_port=53):
     return host, port
 
 
-def _parse_dnscacheip(value):
+def _parse_dnscacheip(value, bad=None):
+    """Usable servers of a DNSCACHEIP value; the entries skipped are
+    appended to `bad` when given (for the warnings)."""
     out = []
     for token in re.split(r"[\s,]+", value.strip()):
         if not token:
@@ -161,10 +163,14 @@ def _parse_dnscacheip(value):
                 s = _parse_server(".".join(parts[i:i + 4]))
                 if s:
                     out.append(s)
+                elif bad is not None:
+                    bad.append(".".join(parts[i:i + 4]))
             continue
         s = _parse_server(token)
         if s:
             out.append(s)
+        elif bad is not None:
+            bad.append(token)
     return out
 
 
@@ -191,6 +197,32 @@ def servers(dnscacheip=None):
     if not found:
         found = [("127.0.0.1", 53)]
     return found[:MAX_SERVERS]
+
+
+def dnscacheip_warning(dnscacheip):
+    """None, or the warning= text for a $DNSCACHEIP value with entries that
+    are not addresses (skipped; with none usable, /etc/resolv.conf answers)."""
+    if not dnscacheip:
+        return None
+    bad = []
+    found = _parse_dnscacheip(dnscacheip, bad)
+    if not bad:
+        return None
+    shown = ",".join(b[:40] for b in bad[:3])
+    if found:
+        return "DNSCACHEIP entries that are not addresses skipped: %s" % shown
+    return "DNSCACHEIP has no usable address (%s): %s used instead" % (shown, RESOLV_CONF)
+
+
+def servers_text(dnscacheip):
+    """The servers servers() picks and where they come from, for the tools:
+    '127.0.0.1:53 (DNSCACHEIP)'."""
+    names = " ".join(_fmt(s) for s in servers(dnscacheip))
+    if dnscacheip and _parse_dnscacheip(dnscacheip):
+        return "%s (DNSCACHEIP)" % names
+    if _parse_resolv_conf(RESOLV_CONF):
+        return "%s (%s)" % (names, RESOLV_CONF)
+    return "%s (the default: no DNSCACHEIP, no nameserver in %s)" % (names, RESOLV_CONF)
 
 
 def parse_timeout(value):

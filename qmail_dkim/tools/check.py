@@ -512,15 +512,10 @@ def show_plan(p, looked, access):
 
 def dns_servers_text(env):
     from qmail_dkim.dns import txt as dnstxt
-    value = env.get("DNSCACHEIP")
-    srv = config.dns_settings(env).servers()
-    names = " ".join(dnstxt._fmt(s) for s in srv)
-    if value and dnstxt._parse_dnscacheip(value):
-        return "%s (DNSCACHEIP)" % names
-    if value:
-        return "%s (DNSCACHEIP=%s has no usable address: %s used instead)" % (
-            names, logline.quote(value), dnstxt.RESOLV_CONF)
-    return "%s (%s)" % (names, dnstxt.RESOLV_CONF)
+    warning = dnstxt.dnscacheip_warning(env.get("DNSCACHEIP"))
+    if warning:
+        say("warning: " + warning)
+    return dnstxt.servers_text(env.get("DNSCACHEIP"))
 
 
 def published(env, job):

@@ -38,12 +38,15 @@ EXIT_USAGE = 64
 
 USAGE = """\
 usage: dkimtestkey -d domain -s selector [-k keyfile] [-v]
+       dkimtestkey --help | --version
   -d domain    the signing domain (d=)
   -s selector  the selector (s=)
   -k keyfile   private key to compare with the published key (default:
                $QMAILHOME/$CONTROLDIR/domainkeys/<domain>/<selector>, else
                $QMAILHOME/$CONTROLDIR/domainkeys/<selector>, if present)
   -v           verbose (repeat for more)
+Exit status: 0 key OK, 1 a problem, 2 temporary DNS failure, 64 usage.
+See dkimtestkey(8): man 8 dkimtestkey
 """
 
 _PTAG = re.compile(rb"(?:^|;)[ \t\r\n]*p[ \t\r\n]*=", re.S)
@@ -306,14 +309,22 @@ def run(domain, selector, keyfile_path, verbose, env, out):
         rep.problem("%s is too long for DNS (253 octets, 63 per label)" % name)
         return EXIT_PROBLEM
     rep.info("checking key '%s'" % name)
+    bad = dnstxt.dnscacheip_warning(env.get("DNSCACHEIP"))
+    if bad:
+        rep.warn(bad)
     ans = dnstxt.lookup_txt(name, config.dns_settings(env))
+    rep.say("asked %s%s" % (dnstxt.servers_text(env.get("DNSCACHEIP")),
+                            "; answer from %s" % ans.server if getattr(ans, "server", None) else ""))
     if ans.status == "temp":
         rep.say("error: '%s' query failed: %s (temporary DNS failure; try again)"
                 % (name, ans.error or "no answer"))
         return EXIT_TEMP
     if ans.status in ("nxdomain", "nodata"):
         if ans.status == "nxdomain":
-            rep.problem("'%s' record not found (NXDOMAIN: no such name)" % name)
+            rep.problem("'%s' record not found (NXDOMAIN: no such name). Just published? "
+                        "A cache remembers that a name did not exist for up to the zone's "
+                        "SOA minimum TTL (negative caching): try again later, or ask the "
+                        "zone's own server with DNSCACHEIP=its-address" % name)
         else:
             rep.problem("'%s' has no TXT record (the name exists, but without a TXT record)"
                         % name)
@@ -346,6 +357,8 @@ def run(domain, selector, keyfile_path, verbose, env, out):
                 break
         else:
             rep.info("no private key at %s; not compared (use -k)" % " or ".join(paths))
+    # As opendkim-testkey words it (scripts look for these lines); the man
+    # page and README explain "not secure": no DNSSEC validation, not an error.
     rep.say("key secure" if ans.secure else "key not secure")
     if rep.problems:
         rep.say("key not OK (%d problem%s)" % (rep.problems, "" if rep.problems == 1 else "s"))
@@ -359,7 +372,7 @@ def main(argv=None, env=None, out=None):
     env = os.environ if env is None else env
     out = sys.stdout if out is None else out
     try:
-        opts, args = getopt.getopt(argv, "d:s:k:vh")
+        opts, args = getopt.getopt(argv, "d:s:k:vh", ["help", "version"])
     except getopt.GetoptError as e:
         sys.stderr.write("%s: %s\n%s" % (PROG, e, USAGE))
         return EXIT_USAGE
@@ -374,8 +387,12 @@ def main(argv=None, env=None, out=None):
             keyfile_path = v
         elif o == "-v":
             verbose += 1
-        elif o == "-h":
+        elif o in ("-h", "--help"):
             out.write(USAGE)
+            return EXIT_OK
+        elif o == "--version":
+            from qmail_dkim.tools.cmdline import version_line
+            out.write(version_line(PROG))
             return EXIT_OK
     if args or not domain or not selector:
         sys.stderr.write("%s: -d domain and -s selector are required\n%s" % (PROG, USAGE))

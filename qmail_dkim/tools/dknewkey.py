@@ -26,7 +26,11 @@ import tempfile
 from qmail_dkim.tools import zonetext as dnsrecord
 from qmail_dkim.dns import names as domainname
 
-PROG = "dknewkey"
+# Installed twice: qmail-dknewkey (a name only we install: dkimpy puts its own
+# dknewkey into the same bin/, and a reinstall of dkimpy replaces ours) and
+# dknewkey (the name indimail users know). Messages use the name it was run as.
+PROG = os.path.basename(sys.argv[0]) if os.path.basename(sys.argv[0]) in (
+    "dknewkey", "qmail-dknewkey") else "qmail-dknewkey"
 DEFAULT_GROUP = "nofiles"
 DEFAULT_BITS = 2048
 MIN_BITS = 1024
@@ -36,9 +40,10 @@ PUBLIC_MODE = 0o644
 DIR_MODE = 0o755
 
 USAGE = """\
-usage: dknewkey [-t rsa|ed25519] [-b bits] [-d domain] [-g group] [-f] [-T|-e] selector
-       dknewkey -p [-d domain] [selector]
-       dknewkey -r [-d domain] selector
+usage: %(prog)s [-t rsa|ed25519] [-b bits] [-d domain] [-g group] [-f] [-T|-e] selector
+       %(prog)s -p [-d domain] [selector]
+       %(prog)s -r [-d domain] selector
+       %(prog)s --help | --version
   -t type   key type: rsa (default) or ed25519
   -b bits   RSA key size, %d..%d (default %d)
   -d domain key for this domain (default: the fallback key used for any domain)
@@ -48,7 +53,8 @@ usage: dknewkey [-t rsa|ed25519] [-b bits] [-d domain] [-g group] [-f] [-T|-e] s
   -e        production mode, no t=y (the default; accepted for compatibility)
   -p        print the DNS records of existing keys
   -r        remove a key
-""" % (MIN_BITS, MAX_BITS, DEFAULT_BITS, DEFAULT_GROUP)
+See qmail-dknewkey(8): man 8 qmail-dknewkey
+""".replace("%(prog)s", PROG) % (MIN_BITS, MAX_BITS, DEFAULT_BITS, DEFAULT_GROUP)
 
 
 class UsageError(Exception):
@@ -327,7 +333,7 @@ def cmd_remove(env, out, selector, domain):
 
 def parse_args(argv):
     try:
-        opts, args = getopt.getopt(argv, "t:b:d:g:fTeprh")
+        opts, args = getopt.getopt(argv, "t:b:d:g:fTeprh", ["help", "version"])
     except getopt.GetoptError as e:
         raise UsageError(str(e))
     o = {"kind": "rsa", "bits": None, "domain": None, "group": DEFAULT_GROUP,
@@ -359,11 +365,13 @@ def parse_args(argv):
             if o["action"] not in ("new", a):
                 raise UsageError("-p and -r cannot be combined")
             o["action"] = a
-        elif opt == "-h":
+        elif opt in ("-h", "--help"):
             o["action"] = "help"
+        elif opt == "--version":
+            o["action"] = "version"
     o["testing"] = bool(o["testing"])
     a = o["action"]
-    if a == "help":
+    if a in ("help", "version"):
         return o
     if a == "new":
         if len(args) == 2 and o["bits"] is None and args[1].isdigit():
@@ -398,6 +406,10 @@ def main(argv=None, env=None, out=None):
         o = parse_args(argv)
         if o["action"] == "help":
             out.write(USAGE)
+            return 0
+        if o["action"] == "version":
+            from qmail_dkim.tools.cmdline import version_line
+            out.write(version_line(PROG))
             return 0
         if o["action"] == "print":
             return cmd_print(env, out, o["selector"], o["domain"], o["testing"])
