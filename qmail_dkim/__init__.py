@@ -73,9 +73,10 @@ Resident worker (daemon/), qmail-dkimd(8):
 Admin tools (tools/), never on the per-message path:
   tools.check        qmail-dkim-check
   tools.ready        qmail-dkim-check --ready: is a domain ready (DKIM, DMARC, SPF)
-  tools.dknewkey     dknewkey
+  tools.dknewkey     qmail-dknewkey (also installed as dknewkey)
   tools.dkimtestkey  dkimtestkey
   tools.tcprules     reading a tcprules source file
   tools.zonetext     rendering a key record as BIND / web-panel / tinydns text
+  tools.cmdline      --help / --version texts (qmail-dkim's; the version line)
 """
 __version__ = "0.1.0"

@@ -122,7 +122,7 @@ def run(settings, spool, now=None, lookup=None, read_envelope=None, spf_lookup=N
 
     code, action = status.verify_action(letter, settings.dkimverify)
     log = _log(results, words, letter, old, pres, arc, ignored, drop, spool.overflow,
-               leading_fold)
+               leading_fold, _setting_warnings(settings))
     # The reject reply (DKIMCUSTOMERROR): the DKIM-Status text, as C's.
     error_text = status.TEXTS[letter] if code is not None else None
     enhanced = status.ENHANCED[letter] if code is not None else None
@@ -164,7 +164,15 @@ def _headers(servid, specs, letter, old, pres, leading_fold):
     return prepend
 
 
-def _log(results, words, letter, old, pres, arc, ignored, drop, overflow, leading_fold):
+def _setting_warnings(settings):
+    """Settings that cannot mean what they say: warning=, never a reject (LOG)."""
+    from qmail_dkim.dns import txt as dnstxt
+    return [w for w in (status.dkimverify_warning(settings.dkimverify),
+                        dnstxt.dnscacheip_warning(settings.dns.dnscacheip)) if w]
+
+
+def _log(results, words, letter, old, pres, arc, ignored, drop, overflow, leading_fold,
+         more_warnings=()):
     """The log fields after mode=verify up to (not with) DMARC's and action= (LOG)."""
     log = [("status", letter)]
     if old is not None:
@@ -188,6 +196,7 @@ def _log(results, words, letter, old, pres, arc, ignored, drop, overflow, leadin
         warnings.append("header over %d octets: only fields in them are verified" % HEADER_MAX)
     if leading_fold:
         warnings.append("message begins with a continuation line")
+    warnings += more_warnings
     if warnings:
         log.append(("warning", "; ".join(warnings)))
     return log

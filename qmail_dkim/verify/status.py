@@ -104,6 +104,28 @@ def dkim_status_text(letter, old=None):
     return text
 
 
+def dkimverify_warning(dkimverify):
+    """None, or the warning= text for a DKIMVERIFY that cannot mean what it
+    says (qmail-dkim(8), DKIMVERIFY): characters that are no letter A-Y/a-y
+    (quotes, spaces, digits: ignored), or A/a, which rejects mail whose
+    signature verifies. Never a rejection of its own."""
+    if not dkimverify:
+        return None
+    out = []
+    odd = []
+    for c in dkimverify:
+        if c.upper() not in LETTERS and c not in odd:
+            odd.append(c)
+    if odd:
+        shown = " ".join("space" if c == " " else c if c.isprintable() else "\\x%02x" % ord(c)
+                         for c in odd[:8])
+        out.append("DKIMVERIFY characters that are no letter A-Y ignored: %s" % shown)
+    if "A" in dkimverify or "a" in dkimverify:
+        out.append("DKIMVERIFY has %s: mail whose signature verifies is rejected"
+                   % ("A" if "A" in dkimverify else "a"))
+    return "; ".join(out) or None
+
+
 def verify_action(letter, dkimverify):
     """-> (exit code or None, action word) for the message letter and the
     DKIMVERIFY value (None when unset)."""
