@@ -116,22 +116,41 @@ def test_truncated_envelope_with_rcpt_filter_is_54(home):
 
 def test_spool_file_is_unlinked_and_private(home):
     # While the (slow) child runs, qmail-dkim's spool file must be invisible in
-    # TMPDIR and open with mode 0600.
+    # TMPDIR and open with mode 0600. The child starts once the message is
+    # spooled and sleeps 1 s before reading: look as soon as it has started.
     tmp = home / "tmp"
     tmp.mkdir(exist_ok=True)
     env = {"PATH": "/usr/bin:/bin", "QMAILHOME": str(home), "TMPDIR": str(tmp), **RELAY}
     qd = qdkim.QueueDouble(home / "qq-slow")
-    env.update(qd.env(sleep_before=2))
+    env.update(qd.env(sleep_before=1))
     env["DKIMQUEUE"] = str(qd.path)
+
+    def has_child(pid):
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return bool(f.read().split())
+
+    def spool_files(pid):
+        out = []
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except FileNotFoundError:        # closed meanwhile
+                continue
+            if target.startswith(str(tmp)):
+                out.append(target)
+        return out
+
     with qdkim.envelope_file() as envelope:
         p = subprocess.Popen([qdkim.QMAIL_DKIM], stdin=subprocess.PIPE, stdout=envelope,
                              stderr=subprocess.PIPE, env=env)
         p.stdin.write(SAMPLE)
         p.stdin.close()
-        time.sleep(1.0)
+        deadline = time.monotonic() + 20
+        while not has_child(p.pid):
+            assert time.monotonic() < deadline and p.poll() is None, "the child never started"
+            time.sleep(0.01)
         assert list(tmp.iterdir()) == []
-        spool = [os.readlink("/proc/%d/fd/%s" % (p.pid, fd)) for fd in os.listdir("/proc/%d/fd" % p.pid)]
-        spool = [s for s in spool if s.startswith(str(tmp))]
+        spool = spool_files(p.pid)
         assert len(spool) == 1 and spool[0].endswith("(deleted)")
         fdnums = [fd for fd in os.listdir("/proc/%d/fd" % p.pid)
                   if os.readlink("/proc/%d/fd/%s" % (p.pid, fd)) == spool[0]]
