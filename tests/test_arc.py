@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from qmail_dkim.arc import aar, chain
 from qmail_dkim.dns.txt import TxtAnswer
+from qmail_dkim.verify.keys import KeySource
 from tests.arcseal import seal
 from tests.verifyhelp import MSG, Lookup, answer, rsa_priv, rsa_record, spool
 from tests.test_verify_run import home, logd, run  # noqa: F401 - fixture
@@ -29,7 +30,7 @@ def two_hops(msg=MSG):
 def validate(tmp_path, msg, lookup=None):
     sp = spool(tmp_path, msg)
     try:
-        return chain.validate(sp.fields, sp, lookup or Lookup(KEYS))
+        return chain.validate(sp.fields, sp, KeySource(lookup or Lookup(KEYS)).records)
     finally:
         sp.close()
 
@@ -87,6 +88,16 @@ def test_each_key_fetched_once(tmp_path):
     lookup = Lookup(KEYS)
     validate(tmp_path, two_hops(), lookup)
     assert sorted(lookup.calls) == sorted(KEYS)
+
+
+def test_selector_data_is_every_key_and_no_dns(home, tmp_path):
+    """$SELECTOR_DATA (testing) is every key record for ARC too: no DNS."""
+    once = seal(MSG, K1, b"forwarder.example")
+    lookup = Lookup(KEYS)
+    o, _ = run(tmp_path, once, env={"SELECTOR_DATA": rsa_record(K1)}, lookup=lookup)
+    assert logd(o)["arc"] == "pass" and lookup.calls == []
+    o, _ = run(tmp_path, once, env={"SELECTOR_DATA": rsa_record(K2)}, lookup=lookup)
+    assert logd(o)["arc"] == "fail" and lookup.calls == []
 
 
 def test_instance_over_50_fails(tmp_path):

@@ -1,7 +1,7 @@
 """ARC chain validation (RFC 8617 section 5.2), see qmail-dkim(8), ARC.
 
     from qmail_dkim.arc import chain
-    res = chain.validate(fields, spool, lookup)   # lookup(name) -> dns.txt.TxtAnswer
+    res = chain.validate(fields, spool, records)  # records(name): verify/keys.py KeySource
     res.result        # "pass" / "fail" / "none"
     res.reason        # why (for the log and the header comment)
     res.instances     # number of ARC sets (0 when none)
@@ -25,8 +25,8 @@ Steps, the first failure decides (result fail):
   6. every AS, newest first, validates over the ARC sets 1..i (AAR, AMS, AS
      of each, relaxed header canonicalization).
 Keys: RSA, 1024 bits at least (keyrecord.py), fetched once per name through
-the caller's bounded lookup. t= is not compared with the clock (RFC 8617
-gives it no meaning for validation).
+the caller's KeySource (bounded DNS, or $SELECTOR_DATA). t= is not compared
+with the clock (RFC 8617 gives it no meaning for validation).
 
 Why not dkimpy's ARC class: it needs the whole message in memory (bodies of
 any size reach qmail-dkim), its rfc822_parse raises on lines our header
@@ -206,8 +206,12 @@ def _ams_tags(sig):
 
 
 class _Keys:
-    def __init__(self, lookup):
-        self.lookup = lookup
+    """RSA keys by name through the caller's `records(name)` (verify/keys.py's
+    KeySource: $SELECTOR_DATA or bounded DNS, one answer per name and
+    message, shared with the DKIM signatures), parsed once."""
+
+    def __init__(self, records):
+        self.records = records
         self.cache = {}
         self.temp = False
 
@@ -224,15 +228,13 @@ class _Keys:
         return found
 
     def _fetch(self, name):
-        ans = self.lookup(name)
-        if ans.status == "temp":
-            self.temp = True
-            return "key lookup %s: %s" % (name, ans.error or "temporary failure")
-        if ans.status != "ok":
-            return "key lookup %s: %s" % (name, "NXDOMAIN" if ans.status == "nxdomain"
-                                          else ans.error or "no TXT record")
+        try:
+            records = self.records(name)
+        except Invalid as e:             # P: temporary, Q: no record
+            self.temp = self.temp or e.letter == "P"
+            return e.reason
         first = None
-        for rec in ans.records:
+        for rec in records:
             try:
                 key = parse_key_record(rec)
             except KeyRecordError as e:
@@ -309,14 +311,16 @@ def _check_seal(sig, sets, keys):
     return None
 
 
-def validate(fields, spool, lookup):
-    """The ARC result for a message (its header `fields`, body in `spool`).
-    Never raises for anything a message can contain."""
+def validate(fields, spool, records):
+    """The ARC result for a message (its header `fields`, body in `spool`);
+    `records(name)` -> the TXT records at a key name, or raises
+    dkim.verifier.Invalid (letter P: temporary). Never raises for anything
+    a message can contain."""
     arc = [f for f in fields if f.lname in ARC_FIELDS]
     if not arc:
         return ArcResult("none", "no ARC sets")
     res = ArcResult("fail")
-    keys = _Keys(lookup)
+    keys = _Keys(records)
     try:
         _validate(res, arc, fields, spool, keys)
     except Fail as e:

@@ -74,7 +74,8 @@ def run(settings, spool, now=None, lookup=None, read_envelope=None, spf_lookup=N
     if lookup is None:
         lookup = dns_lookup(settings.dns, deadline)
     dset = settings.dmarc               # None: DMARCVERIFY off (not even imported)
-    results, ignored = verify_all(fields, spool, opts, KeySource(lookup, settings.selector_data))
+    keys = KeySource(lookup, settings.selector_data)
+    results, ignored = verify_all(fields, spool, opts, keys)
     # signatures past the first HEADER_MAX octets of header are not evaluated
     ignored += sum(1 for f in spool.tail_fields if f.lname == b"dkim-signature")
     letter = message_letter(results)
@@ -84,7 +85,7 @@ def run(settings, spool, now=None, lookup=None, read_envelope=None, spf_lookup=N
     arc = None
     if any(f.lname in ARC_FIELDS for f in fields):
         from qmail_dkim.arc import chain as arc_chain
-        arc = arc_chain.validate(fields, spool, lookup)
+        arc = arc_chain.validate(fields, spool, keys.records)
 
     old = None
     if letter == "F":
