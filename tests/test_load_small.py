@@ -1,7 +1,7 @@
 """A small end-to-end load run (docs/LOAD.md; the full one is
 ``python -m tests.load.run --messages 10000 --clients 20``).
 
-120 messages from 10 concurrent SMTP clients through tcpserver + mailfront +
+60 messages from 10 concurrent SMTP clients through tcpserver + mailfront +
 qmail-dkim + the qmail-queue double, NSD serving the keys: signing, the parent-domain
 key, no key, a corrupt key (451), verify good / unsigned / tampered (554) / selector
 missing (554) / SERVFAIL (451), a missing fixed key (554) and a queue that exits 71
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from tests.load.harness import CATEGORIES, run_load
 
-MESSAGES = 120
+MESSAGES = 60
 CLIENTS = 10
 
 
