@@ -166,7 +166,7 @@ def _finish(run, code, env):
     if not run.from_child and code in exits.TEXTS:
         proto = exits.custom_protocol(env.get("DKIMCUSTOMERROR"), env.get("ERROR_FD", ""))
     if isinstance(proto, str):
-        log.append(("warning", proto))
+        log = _warn(log, proto)
     elif proto is not None:
         # DKIMCUSTOMERROR (EXIT CODES): the reply text on the family's fd, then
         # the family's exit code. When that fd is the log's (indimail: its
@@ -181,10 +181,18 @@ def _finish(run, code, env):
             _emit(2, logline.format_line(mode, log))
             return custom_code
         # No custom-error pipe there: the plain code still answers the client.
-        log.append(("warning", "DKIMCUSTOMERROR: cannot write to fd %d: %s" % (fd, failed)))
+        log = _warn(log, "DKIMCUSTOMERROR: cannot write to fd %d: %s" % (fd, failed))
     log.append(("exit", code))
     _emit(2, logline.format_line(mode, log))
     return code
+
+
+def _warn(log, text):
+    """Add `text` to the log's one warning= field."""
+    for i, (k, v) in enumerate(log):
+        if k == "warning":
+            return log[:i] + [(k, "%s; %s" % (v, text))] + log[i + 1:]
+    return log + [("warning", text)]
 
 
 def _write_text(fd, data):

@@ -403,3 +403,13 @@ def test_man_page_lists_every_known_difference_from_c():
                  "Return-Path, else of Sender:", "DKIMDOMAIN", "inverts it",
                  "451 qq temporary problem", "unless UNSIGNED_FROM is set"):
         assert fact in text, fact
+
+
+def test_custom_error_warning_joins_the_one_warning_field(home):
+    # verify warns about the leading folded line; DKIMCUSTOMERROR naming no
+    # family warns too: both in the one warning= field
+    r = qdkim.run(home, {"DKIMVERIFY": "S", "DKIMCUSTOMERROR": "yes"},
+                  message=b" folded\n" + SAMPLE)
+    assert r.rc == 31 and r.log.count("warning=") == 1
+    w = fields(r.log)["warning"]
+    assert "continuation line" in w and "is not notqmail, indimail or sagredo" in w
