@@ -2,6 +2,7 @@
 each unsigned reason, 35, each 55 cause (and 53, 61, 120). Both call
 sign.run.prepare; this test would catch a copy that drifts."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -120,6 +121,7 @@ def test_check_agrees_with_qmail_dkim(tmp_path, name, env, message, setup, expec
                       envelope=make_envelope("joe@example.com", ["bob@example.net"]))
     rc, last, out = run_check(home, env, msgfile)
     log = fields(r.log)
+    assert not re.search(r"""\bb'|\bb"|\[Errno|\{'|Traceback""", out), out
 
     if expect == "signed":
         assert r.rc == 0 and log["result"] == "signed", r.stderr

@@ -212,6 +212,10 @@ CASES = [
 ]
 
 
+# What Python shows of its own values: bytes and dict reprs, OSError's str().
+PYTHON_INTERNALS = re.compile(r"""\bb'|\bb"|\[Errno|\{'|Traceback|Error\(""")
+
+
 def _fill(world, text):
     text = text.replace("{value}", world["value"])
     return re.sub(r"\{key:(/?)([\w.-]+)\}",
@@ -223,6 +227,7 @@ def _fill(world, text):
 def test_case(world, sel, args, rc, texts):
     got, out = check(world, sel, *[_fill(world, a) for a in args])
     assert got == rc, out
+    assert not PYTHON_INTERNALS.search(out), out     # messages a person reads
     for t in texts:
         assert _fill(world, t) in out
     if rc == 0:

@@ -382,3 +382,42 @@ def test_chgrp_refused_warns_and_keeps_key(tmp_path, monkeypatch, capsys):
     assert stat.S_IMODE(p.stat().st_mode) == 0o640
     err = capsys.readouterr().err
     assert "warning: cannot give" in err and "Operation not permitted" in err
+
+
+def _ec_key(qh):
+    d = Path(qh) / "control/domainkeys/example.com"
+    d.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["openssl", "ecparam", "-genkey", "-name", "prime256v1", "-noout",
+                    "-out", str(d / "ec")], check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("args,setup,words", [
+    (["-p", "-d", "example.com", "nosuch"], None, ["nosuch: no such key"]),
+    (["-r", "-d", "example.com", "nosuch"], None, ["no key nosuch in "]),
+    (["-g", "no-such-group", "-d", "example.com", "s1"], None, ["no such group 'no-such-group'"]),
+    (["-p", "-d", "example.com", "ec"], _ec_key, ["unsupported PEM block 'EC PRIVATE KEY'"]),
+    (["-d", "example.com", "s1"], "blocked", ["example.com"]),
+])
+def test_failures_are_plain_text(tmp_path, args, setup, words):
+    """Messages a person reads carry no Python internals ([Errno 2], b'...',
+    dict reprs, tracebacks), and the invoked name (issue 10)."""
+    qh = tmp_path / "qh"
+    (qh / "control").mkdir(parents=True)
+    if setup == "blocked":              # a file where the domain directory should be
+        (qh / "control/domainkeys").mkdir()
+        (qh / "control/domainkeys/example.com").write_text("")
+    elif setup:
+        setup(qh)
+    r = run(qh, *args)
+    assert r.returncode == 1, r.stderr
+    for w in words:
+        assert w in r.stderr, r.stderr
+    assert r.stderr.startswith("dknewkey: "), r.stderr
+    assert not re.search(r"""\bb'|\bb"|\[Errno|\{'|Traceback""", r.stderr), r.stderr
+
+
+def test_qmail_dknewkey_says_its_name(tmp_path):
+    r = subprocess.run([sys.executable, str(REPO / "bin" / "qmail-dknewkey"), "-p", "-d",
+                        "example.com", "nosuch"], capture_output=True, text=True,
+                       env=dict(os.environ, QMAILHOME=str(tmp_path), PYTHONPATH=str(REPO)))
+    assert r.returncode == 1 and r.stderr.startswith("qmail-dknewkey: "), r.stderr

@@ -188,6 +188,8 @@ def parse_key_record(txt):
 
 
 def _short(x, n=60):
+    if isinstance(x, Exception) and x.args and isinstance(x.args[0], (bytes, str)):
+        x = x.args[0]       # dkimpy's errors carry the offending bytes: no b'...' repr
     if isinstance(x, bytes):
         x = x.decode("ascii", "replace")
     x = str(x)

@@ -264,6 +264,8 @@ def key_name(sig):
 
 
 def _text(x, n=60):
+    if isinstance(x, Exception) and x.args and isinstance(x.args[0], (bytes, str)):
+        x = x.args[0]       # dkimpy's errors carry the offending bytes: no b'...' repr
     if isinstance(x, bytes):
         x = x.decode("utf-8", "replace")
     x = str(x)
