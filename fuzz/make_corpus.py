@@ -48,6 +48,27 @@ def write(out, data):
     (out / name).write_bytes(data)
 
 
+def arc_seeds(out, key_path):
+    """ARC chains (one and two sets, sealed with the fuzz RSA key by dkimpy's
+    arc_sign, which needs the authres package) for the verify target with
+    RECORDS[0] as every key record: the ARC checks run deep."""
+    from qmail_dkim.dkim.lib import dkim
+    pem = Path(key_path).read_bytes()
+
+    def seal(msg, domain, arc):
+        msg = (b"Authentication-Results: %s; arc=%s; dmarc=pass header.from=example.com\n"
+               % (domain, arc)) + msg
+        got = dkim.arc_sign(msg.replace(b"\n", b"\r\n"), b"rsa", domain, pem, domain,
+                            include_headers=[b"from", b"to", b"subject"], timestamp=12345)
+        return b"".join(h.replace(b"\r\n", b"\n") for h in got) + msg
+    for msg in MESSAGES[:2]:
+        once = seal(msg, b"example.com", b"none")
+        twice = seal(once + b"a list footer\n", b"lists.example.org", b"pass")
+        for m in (once, twice):
+            write(out, bytes([0x01, 0]) + m)
+            write(out, bytes([0x01, 0]) + m.replace(b"i=1", b"i=2", 1))
+
+
 def main():
     out = HERE / "corpus"
     out.mkdir(exist_ok=True)
@@ -80,6 +101,7 @@ def main():
                 write(out, bytes([0x01, record_index[key]]) + signed.replace(b"hi\n", b"ho\n"))
                 write(out, bytes([0x01, record_index[key]])
                       + b"DKIM-Status: good\nAuthentication-Results: mx.fuzz.test; dkim=pass\n" + signed)
+        arc_seeds(out, kd / "rsa")
         for rec in list(records.values()) + ["v=DKIM1; p=", "v=DKIM1; k=rsa; h=sha256:sha1; t=y:s; g=*; s=email; p=AAAA"]:
             write(out, bytes([0x02, 0]) + rec.encode())
         print("signed %d messages; corpus has %d files" % (n, len(list(out.iterdir()))))
