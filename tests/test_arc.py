@@ -106,6 +106,19 @@ def test_instance_over_50_fails(tmp_path):
     assert r.result == "fail" and "out of range" in r.reason
 
 
+def test_reasons_are_text(tmp_path):
+    for fields, reason in (
+            (b"ARC-Seal: i=1; i=1; a=x\n", "ARC-Seal: tag i given twice"),
+            (b"ARC-Seal: i=1; a=x; =y\n", "ARC-Seal tag list unparsable:  =y"),
+            (b"ARC-Authentication-Results: lists.example.org; i=1\n",
+             "ARC-Authentication-Results does not begin with i=N;"),
+            (b"ARC-Seal: i=1; a=rsa-sha256; b=AAAA; cv=none; d=x.example; s=arc\n"
+             b"ARC-Message-Signature: i=1; a=rsa-sha256; b=AAAA; bh=AAAA; d=x.example; s=arc; h=from\n",
+             "ARC set i=1 has no ARC-Authentication-Results")):
+        r = validate(tmp_path, fields + MSG)
+        assert (r.result, r.reason) == ("fail", reason)
+
+
 _ARC_NAMES = st.sampled_from([b"ARC-Seal", b"ARC-Message-Signature", b"ARC-Authentication-Results",
                               b"arc-seal"])
 _VALUES = st.one_of(st.binary(max_size=200),
@@ -126,6 +139,7 @@ def test_hostile_arc_fields_never_raise(tmp_path_factory, extra, keep_chain):
     # any ARC field added to a chain (or to none) breaks it: a duplicate or
     # incomplete set, or an instance we cannot read
     assert r.result == ("fail" if extra else "pass" if keep_chain else "none"), r
+    assert "b'" not in r.reason and 'b"' not in r.reason, r.reason     # text for people
 
 
 # ------------------------------------------------------------- AAR reader

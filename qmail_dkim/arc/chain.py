@@ -45,6 +45,7 @@ from qmail_dkim.dkim.bodyhash import BodyHasher, hash_bodies
 from qmail_dkim.dkim.keyrecord import KeyRecordError, b64decode_strict, parse_key_record
 from qmail_dkim.dkim.lib import dkim
 from qmail_dkim.dkim.verifier import Invalid, norm_domain, verify_signature
+from qmail_dkim.dkim.verifier import _text  # reason text: bytes and dkimpy errors without b'...'
 import dkim.util  # noqa: E402 - tag-list parsing
 
 MAX_INSTANCE = 50
@@ -83,13 +84,6 @@ class ArcResult:
                                                        self.instances, self.sealers)
 
 
-def _text(x, n=60):
-    if isinstance(x, bytes):
-        x = x.decode("utf-8", "replace")
-    x = str(x)
-    return x if len(x) <= n else x[:n] + "..."
-
-
 def _domain(raw, what):
     """d= / s= value -> lowercase A-label str, or Fail."""
     try:
@@ -109,7 +103,9 @@ def _instance_of(field):
     else:
         try:
             tags = dkim.util.parse_tag_value(field.value)
-        except Exception as e:      # noqa: BLE001 - DuplicateTag, InvalidTagValueList, ...
+        except dkim.util.DuplicateTag as e:
+            raise Fail("%s: tag %s given twice" % (_name(field), _text(e)))
+        except Exception as e:      # noqa: BLE001 - InvalidTagValueList and anything odd
             raise Fail("%s tag list unparsable: %s" % (_name(field), _text(e)))
         if b"i" not in tags:
             raise Fail("%s has no i=" % _name(field))
