@@ -265,3 +265,23 @@ def test_tcprules_selection(ip, expect):
         assert env["A"] == expect
     if expect == "prefix3":
         assert env["B"] == "x,y"
+
+
+def test_queue_program_not_runnable_by_user(public_home):
+    qq = public_home / "bin/qmail-queue"
+    qq.chmod(0o700)
+    (public_home / "control/domainkeys/example.com/default").chmod(0o644)
+    rc, out, last = check(public_home, "-u", "nobody", "joe@example.com", RELAYCLIENT="")
+    assert rc == 3 and last["exit"] == "120", out
+    assert last["smtp"] == "451 unable to exec qq (#4.3.0)"
+    assert "bin/qmail-queue" in last["reason"] and "lacks execute (x) permission" in last["reason"]
+
+
+def test_qmailhome_not_searchable_by_user(public_home):
+    public_home.chmod(0o700)
+    rc, out, last = check(public_home, "-u", "nobody", "joe@example.com", RELAYCLIENT="",
+                          QMAILQUEUE="")
+    assert rc == 3, out
+    # nobody cannot even reach bin/qmail-dkim under it: qmail-smtpd cannot run it
+    assert last["exit"] == "120" and "lacks search (x) permission" in last["reason"], out
+    assert str(public_home) + " has mode 700" in last["reason"]
