@@ -101,7 +101,7 @@ def test_good_domain_exits_0(world):
             "public key") in text
     assert "p=reject sp=reject np=reject adkim=r aspf=r t=n; mail from good.example that " \
            "fails DMARC is rejected" in text
-    assert "spf: ok - 'v=spf1 ip4:127.0.0.0/29 -all': 0 of 10 DNS lookups, 0 of 2 void" in text
+    assert 'spf: ok - "v=spf1 ip4:127.0.0.0/29 -all": 0 of 10 DNS lookups, 0 of 2 void' in text
     assert "rdns 127.0.0.2: ok - 127.0.0.2 -> mail.good.example -> 127.0.0.2" in text
     assert "agg@" not in text and "reports.example (authorised by " \
            "good.example._report._dmarc.reports.example)" in text

@@ -276,9 +276,9 @@ def check_spf(rep, domain, ips, dns):
             r = spf.SpfResult("permerror", domain, problem=str(e))
         short = text if len(text) <= 120 else text[:117] + "..."
         if r.result in ("permerror", "temperror"):
-            rep.line("spf", FAIL, "%r: %s" % (short, r.problem), dns=r.result == "temperror")
+            rep.line("spf", FAIL, '"%s": %s' % (short, r.problem), dns=r.result == "temperror")
         else:
-            rep.line("spf", OK, "%r: %d of %d DNS lookups, %d of %d void" % (
+            rep.line("spf", OK, '"%s": %d of %d DNS lookups, %d of %d void' % (
                 short, r.lookups, spf.MAX_DNS_TERMS, r.voids, spf.MAX_VOID))
     if not ips:
         rep.line("spf IP", SKIP, "no -i: which addresses send is not known")
@@ -338,7 +338,7 @@ def main(argv):
     from qmail_dkim.dkim.fromaddr import to_alabel
     domain = to_alabel(args[0].strip().rstrip(".").rsplit("@", 1)[-1])
     if not domain or "." not in domain:
-        sys.stderr.write("qmail-dkim-check: %r is not a domain name\n%s\n" % (args[0], USAGE))
+        sys.stderr.write("qmail-dkim-check: \"%s\" is not a domain name\n%s\n" % (args[0], USAGE))
         return 64
     ips = [v for k, v in opts if k == "-i"]
     env = dict(os.environ)
