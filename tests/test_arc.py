@@ -6,6 +6,7 @@ import sys
 import time
 
 from hypothesis import HealthCheck, given, settings, strategies as st
+from tests.profiles import examples
 
 from qmail_dkim.arc import aar, chain
 from qmail_dkim.dns.txt import TxtAnswer
@@ -129,7 +130,7 @@ _VALUES = st.one_of(st.binary(max_size=200),
                                      b" i=99999999999; cv=fail", b" i=0", b"\n\t\n"]))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(st.tuples(_ARC_NAMES, _VALUES), max_size=6), st.booleans())
 def test_hostile_arc_fields_never_raise(tmp_path_factory, extra, keep_chain):
     base = two_hops() if keep_chain else MSG

@@ -343,6 +343,7 @@ def test_author_not_a_domain_name():
 # ------------------------------------------------------------------ hostile input
 
 from hypothesis import given, settings, strategies as st  # noqa: E402
+from tests.profiles import examples  # noqa: E402
 
 _RECORD_PARTS = st.sampled_from(["v=DMARC1", "v=DMARC2", "p=reject", "p=quarantine", "p=none",
                                  "p=bogus", "sp=reject", "np=quarantine", "np=", "adkim=s",
@@ -352,7 +353,7 @@ _NAMES = st.sampled_from(["example.com", "a.example.com", "b.a.example.com", "co
                           "x.y.z.w.v.u.t.s.r.example.com"])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.dictionaries(_NAMES, st.lists(st.lists(_RECORD_PARTS, max_size=6).map("; ".join),
                                         max_size=3) | st.just("TEMP"), max_size=6),
        st.lists(_NAMES, min_size=0, max_size=5),
@@ -370,7 +371,7 @@ def test_evaluate_never_raises(records, authors, spf, sigs):
     assert r.queries <= 8 * (len(set(authors)) + len(sigs) + 1) + len(set(authors))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(max_size=200))
 def test_record_parse_never_raises(text):
     r = rec_mod.parse(text)

@@ -304,6 +304,7 @@ def test_null_sender_uses_helo(home, tmp_path):
 # ------------------------------------------------------------- hostile input
 
 from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from tests.profiles import examples  # noqa: E402
 
 _HDR = st.sampled_from([
     b"From: a@example.com\n", b"From: <>\n", b"From: a@[192.0.2.1]\n", b"From: \"x@y\" <@>\n",
@@ -315,7 +316,7 @@ _HDR = st.sampled_from([
     b"Authentication-Results: mx.example.net; dmarc=pass\n", b"Subject: x\n", b" folded\n"])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(_HDR, max_size=6), st.binary(max_size=60),
        st.sampled_from(["", "RQNTPFS", "rqntpfs", "R"]),
        st.sampled_from([None, "pass", "fail", "", "garbage words", "Error"]),

@@ -181,6 +181,7 @@ def test_select_record():
 # ---------------------------------------------------------------- hostile records
 
 from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from tests.profiles import examples  # noqa: E402
 
 _PIECES = st.sampled_from([
     "v=spf1", " ", "  ", "a", "mx", "ptr", "ip4:", "ip6:", "include:", "exists:", "all", "-",
@@ -191,7 +192,7 @@ _PIECES = st.sampled_from([
 ])
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_PIECES, max_size=30), st.sampled_from(["192.0.2.1", "2001:db8::1",
                                                         "::ffff:192.0.2.1"]))
 def test_any_record_gives_a_result(pieces, ip):

@@ -1,5 +1,6 @@
 """The test suite's own rules (issue 8): one import root, helper modules not
-named test_*, one QMAILHOME fixture, no developer paths."""
+named test_*, one QMAILHOME fixture, no developer paths, hypothesis sizes
+from the profile."""
 import ast
 import re
 from pathlib import Path
@@ -29,6 +30,13 @@ def test_one_import_root():
 def test_no_developer_tmp_paths():
     """No fallback to a path that exists on one developer's machine."""
     assert offenders(lambda p, src: re.search(r"""["']/tmp/""", src)) == []
+
+
+def test_hypothesis_sizes_follow_the_profile():
+    """max_examples is written as examples(n) (tests/profiles.py), so that
+    QMAIL_DKIM_HYPOTHESIS=deep deepens every property test."""
+    assert offenders(lambda p, src: p.name != "profiles.py"
+                     and re.search(r"max_examples\s*=\s*(?!examples\()", src)) == []
 
 
 def _has_tests(src):
