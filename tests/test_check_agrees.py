@@ -68,6 +68,8 @@ CASES = [
     ("bad-domain", RELAY, MSG.replace(b"joe@example.com", b"joe@../../etc"), None, "unsigned"),
     ("leading-continuation", RELAY, b" folded\n" + MSG, None, "unsigned"),
     ("header-overflow", RELAY, BIG, None, "unsigned"),
+    ("signed-rcpts-match", {"RELAYCLIENT": "", "DKIMSIGNRCPTS": "@example.net"}, MSG, None,
+     "signed"),
     ("rcpts-no-match", {"RELAYCLIENT": "", "DKIMSIGNRCPTS": "nobody@example.org"}, MSG, None,
      "unsigned"),
     ("35-key", {"DKIMKEY": "control/domainkeys/fixed"}, MSG, None, 35),
@@ -96,7 +98,7 @@ def run_check(home, env, msgfile):
     full = {"PATH": "/usr/bin:/bin", "QMAILHOME": str(home), "TMPDIR": str(home / "tmp"),
             "DNSCACHEIP": "127.0.0.1:1", "DKIMDNSTIMEOUT": "0.5"}
     full.update(env)
-    p = subprocess.run([CHECK, str(msgfile)], env=full, capture_output=True, text=True, timeout=60)
+    p = subprocess.run([CHECK, "-t", "bob@example.net", str(msgfile)], env=full, capture_output=True, text=True, timeout=60)
     assert p.stdout.strip(), p.stderr
     return p.returncode, fields(p.stdout.strip().splitlines()[-1]), p.stdout
 
@@ -127,6 +129,7 @@ def test_check_agrees_with_qmail_dkim(tmp_path, name, env, message, setup, expec
         assert r.rc == 0 and log["result"] == "signed", r.stderr
         assert last["result"] == "sign", out
         assert (last["d"], last["s"], last["key"]) == (log["d"], log["s"], log["key"]), out
+        assert last.get("rcpt") == log.get("rcpt"), out
         assert rc in (1, 4), out          # DNS is a dead port here: published=unknown
         if "warning" in log:
             assert all(w in out for w in log["warning"].split("; ")), out

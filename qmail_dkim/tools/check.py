@@ -34,7 +34,7 @@ ERROR = 3           # qmail-dkim would exit with an error: the message is refuse
 DNS_UNKNOWN = 4     # signed, but the published key could not be fetched
 USAGE = 64
 
-USAGE_TEXT = ("usage: qmail-dkim-check [-u user] [-r rulesfile -i ip] address|messagefile\n"
+USAGE_TEXT = ("usage: qmail-dkim-check [-u user] [-r rulesfile -i ip] [-t rcpt]... address|messagefile\n"
               "       qmail-dkim-check --ready [-i ip]... [-k keytemplate] domain\n"
               "       qmail-dkim-check --help | --version\n")
 HELP_TEXT = USAGE_TEXT + """
@@ -43,6 +43,7 @@ file), why or why not, and whether receivers will accept the signature.
   -u user       check as the user qmail-smtpd runs as (usually qmaild)
   -r file -i ip take the environment from the tcprules source file rule
                 tcpserver would apply to a client at ip (e.g. /etc/tcp.smtp)
+  -t rcpt       an envelope recipient (repeat for more), for DKIMSIGNRCPTS
   --ready domain is domain ready to send to Gmail and Yahoo (DKIM, SPF, DMARC,
                 reverse DNS of each -i ip, report addresses)? exit 0 when ready
 Exit status: 0 signed and the published key matches; 1 signed but receivers
@@ -231,12 +232,13 @@ class Args:
         self.rules = None       # -r
         self.ip = None          # -i
         self.target = None      # address or message file
+        self.rcpts = []         # -t: envelope recipients (for DKIMSIGNRCPTS)
 
 
 def parse_args(argv):
     """Args, or raises Usage; prints --help / --version and returns None."""
     try:
-        opts, rest = getopt.getopt(argv, "u:r:i:h", ["help", "version"])
+        opts, rest = getopt.getopt(argv, "u:r:i:t:h", ["help", "version"])
     except getopt.GetoptError as e:
         raise Usage(e.msg)
     o = dict(opts)
@@ -253,6 +255,7 @@ def parse_args(argv):
         raise Usage("-r and -i go together")
     a = Args()
     a.rules, a.ip, a.target = o.get("-r"), o.get("-i"), rest[0]
+    a.rcpts = [v for k, v in opts if k == "-t"]
     if "-u" in o:
         try:
             a.user = pwd.getpwnam(o["-u"])
@@ -452,7 +455,7 @@ def check_queue_program(env, access):
         raise refused(exits.CANNOT_RUN_CHILD, "cannot run queue program %s: %s" % (prog, why), env)
 
 
-def prepare(env, spool, template, access):
+def prepare(env, spool, template, access, rcpts=()):
     """sign.run.prepare -- qmail-dkim's own code -- with the key paths it
     looked at recorded. Returns (plan, looked); raises Done."""
     from qmail_dkim.sign import keypath
@@ -465,7 +468,9 @@ def prepare(env, spool, template, access):
         looked.append((path, ok))
         return ok
     try:
-        p = sign.prepare(config.SignSettings(env), spool.fields, template, envelope=lambda: b"", exists=exists,
+        envelope = b"F\0" + b"".join(b"T%s\0" % r.encode("utf-8", "replace") for r in rcpts) + b"\0"
+        p = sign.prepare(config.SignSettings(env), spool.fields, template,
+                         envelope=lambda: envelope, exists=exists,
                          overflow=spool.overflow,
                          readable=access.read if access is not None else None)
     except sign.Unsigned as u:
@@ -579,8 +584,10 @@ def check(args):
         raise Done(UNSIGNED, "unsigned", reason="qmail-dkim would verify, not sign")
     say("mode: sign, key template %s" % arg)
     if "DKIMSIGNRCPTS" in env:
-        say("DKIMSIGNRCPTS: the check has no envelope, so no recipient matches")
-    p, looked = prepare(env, spool, arg, access)
+        say("DKIMSIGNRCPTS=%s: envelope recipients %s" % (
+            env["DKIMSIGNRCPTS"], ", ".join(args.rcpts) if args.rcpts
+            else "none given (-t rcpt), so none matches"))
+    p, looked = prepare(env, spool, arg, access, args.rcpts)
     spool.close()
     show_plan(p, looked, access)
     check_queue_program(env, access)
@@ -593,7 +600,7 @@ def check(args):
         status = DNS_UNKNOWN
     res = [j.resolution for j in p.jobs]
     raise Done(status, "sign", d=[r.domain for r in res], s=[r.selector for r in res],
-               key=[r.path for r in res], published=states)
+               key=[r.path for r in res], rcpt=p.rcpt, published=states)
 
 
 def finish(done):
