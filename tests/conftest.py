@@ -17,16 +17,16 @@ Fixtures
   queue_double          a fresh QueueDouble in tmp_path
   home                  tmp_path/"qmail": a QMAILHOME with control/, bin/, tmp/ and
                         control/domainkeys/example.com/default (rsa_key, PKCS#1)
-  home_factory          session: home_factory(name) -> such a home (for wider scopes)
+  home_factory          session: home_factory(name) -> such a home (for wider scopes);
+                        both are made by tests.qdkim.make_home(path)
   smtp_front_factory    function(rules, env=None, plugins=("accept",)) -> started SmtpFront
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests import profiles
+from tests.qdkim import make_home
 from tests.realparts import keys as _keys
 from tests.realparts.nsd import Blackhole, NsdServer, dead_udp_port, txt_rr
 from tests.realparts.queue_double import QueueDouble
@@ -103,17 +103,6 @@ def dead_port():
 @pytest.fixture
 def queue_double(tmp_path):
     return QueueDouble(tmp_path / "qq")
-
-
-def make_home(path) -> Path:
-    """A QMAILHOME at path: control/, bin/, tmp/ and the signing key every sign
-    test uses, control/domainkeys/example.com/default (rsa_key, PKCS#1, 0600).
-    Tests add other keys with keys.install(home, key, "example.com", "ed")."""
-    home = Path(path)
-    for d in ("control", "bin", "tmp"):
-        (home / d).mkdir(parents=True, exist_ok=True)
-    _keys.install(home, _keys.cached_rsa_key(2048), "example.com", "default")
-    return home
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tests.realparts import keys
 from tests.realparts.queue_double import QueueDouble, make_envelope
 
 QMAIL_DKIM = shutil.which("qmail-dkim", path=os.path.dirname(sys.executable)) or shutil.which("qmail-dkim")
@@ -48,6 +49,17 @@ def spool_bytes(data, tmpdir):
     finally:
         os.close(fd)
         os.unlink(path)
+
+
+def make_home(path) -> Path:
+    """A QMAILHOME at path: control/, bin/, tmp/ and the signing key every sign
+    test uses, control/domainkeys/example.com/default (rsa_key, PKCS#1, 0600).
+    Tests add other keys with keys.install(home, key, "example.com", "ed")."""
+    home = Path(path)
+    for d in ("control", "bin", "tmp"):
+        (home / d).mkdir(parents=True, exist_ok=True)
+    keys.install(home, keys.cached_rsa_key(2048), "example.com", "default")
+    return home
 
 
 class Run:

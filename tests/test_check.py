@@ -14,7 +14,7 @@ from qmail_dkim.tools import tcprules
 from tests.realparts.keys import cached_rsa_key
 from tests.realparts.nsd import NsdServer, txt_rr
 from tests.realparts.tools import require_tool
-from tests.conftest import make_home
+from tests.qdkim import make_home
 from tests.logparse import fields
 
 CHECK = shutil.which("qmail-dkim-check", path=os.path.dirname(sys.executable))
