@@ -25,7 +25,7 @@ Everything runs in-process through the same entry points main.py uses
 throwaway keys of fuzz/keys/ for example.com. No DNS: verify mode always has
 SELECTOR_DATA, and practice lookups go to a stub.
 
-What counts as a crash (the contract's hostile-input properties):
+What counts as a crash (qmail-dkim(8), RELIABILITY: hostile input):
   * any exception out of sign.run / verify.run -- including QmailDkimExit,
     because the configuration here is valid, so a malformed message must
     never end in a temporary error (CONTRACT.md section 7, last paragraph);

@@ -45,6 +45,7 @@ nothing from qmail_dkim outside dkim/ (key records come through a callable)
   dkim.verifier    checking one DKIM-Signature: the letter of each signature
   dkim.keyrecord   parsing a DKIM key record
   dkim.privkey     reading RSA / Ed25519 private keys
+  dkim.text        domain names as compared, bytes as short text (shared helpers)
 
 DMARC, RFC 9989 (dmarc/): no environment, no files, no exit codes
   dmarc.record    parsing a DMARC Policy Record

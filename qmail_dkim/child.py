@@ -1,4 +1,4 @@
-"""Running the queue program (contract section 1, "The child").
+"""Running the queue program (qmail-dkim(8), DESCRIPTION).
 
 `qmail-dkim [prog [args...]]` runs prog; otherwise $DKIMQUEUE, otherwise
 $QUEUEPROG, otherwise bin/qmail-queue (relative to $QMAILHOME). Exec'd
@@ -14,6 +14,7 @@ import sys
 
 from qmail_dkim import exits
 from qmail_dkim.exits import QmailDkimExit
+from qmail_dkim.spool import write_all
 
 DEFAULT_QUEUE = "bin/qmail-queue"
 current_pid = None        # the running child, for the DEATH alarm
@@ -50,7 +51,7 @@ def is_self(path, me=None):
 
 
 def run(argv, env, prepend, spool, drop=(), envelope=None, tmpdir="/tmp"):
-    """Run the queue program; return its exit status (or a contract code)."""
+    """Run the queue program; return its exit status (or our own code, EXIT CODES)."""
     global current_pid
     prog = _which(argv[0], env)
     if is_self(prog):
@@ -96,7 +97,7 @@ def run(argv, env, prepend, spool, drop=(), envelope=None, tmpdir="/tmp"):
     if envelope is not None:
         ew = pipes[1][1]
         try:
-            _write(ew, envelope)
+            write_all(ew, envelope)
         except OSError:             # EPIPE: the child quit before reading it
             broken = True
         try:
@@ -116,22 +117,15 @@ def run(argv, env, prepend, spool, drop=(), envelope=None, tmpdir="/tmp"):
     return code
 
 
-def _write(fd, data):
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
 def _feed(w, prepend, spool, drop):
     """Write prepend + message (less drop ranges). True if the pipe broke."""
     try:
         if prepend:
-            _write(w, prepend)
+            write_all(w, prepend)
         pos = 0
         for start, end in list(drop) + [(spool.size, spool.size)]:
             for chunk in spool.chunks(pos, start):
-                _write(w, chunk)
+                write_all(w, chunk)
             pos = end
     except BrokenPipeError:
         return True

@@ -96,7 +96,8 @@ def read_lines(path, limit=DOMAIN_LIST_MAX):
 def read_domain_list(path):
     """Lowercased domains of a control file (one a line, '#' comments,
     trailing dot dropped); [] when it does not exist."""
-    return [d for d in (line.lower().rstrip(".") for line in read_lines(path)) if d]
+    from qmail_dkim.dkim.text import domain_key
+    return [d for d in (domain_key(line) for line in read_lines(path)) if d]
 
 
 # ------------------------------------------------------------- control/dkimkeys
@@ -230,7 +231,6 @@ class VerifySettings:
             self.controldir, env.get("NOSIGNATUREDOMAINS") or "nosignaturedomains")
         self.honor_l = "HONOR_BODYLENGTHTAG" in env
         self.unsigned_from = "UNSIGNED_FROM" in env
-        self.unsigned_subject = "UNSIGNED_SUBJECT" in env
         self.selector_data = env.get("SELECTOR_DATA")   # None: ask DNS
         self.dns = dns_settings(env)
         self.remote_ip = env.get("TCPREMOTEIP")         # for arc= (smtp.remote-ip)
@@ -256,7 +256,6 @@ class DmarcSettings:
         self.letters = env.get("DMARCVERIFY", "")
         self.ip = client_ip(env.get("TCPREMOTEIP", ""), env.get("TCP6REMOTEIP", ""))
         self.spfresult = env.get("SPFRESULT")
-        self.remote_host = env.get("TCPREMOTEHOST")
         self.controldir = controldir(env)
         self.receiver = "unknown"       # %{r} in SPF explanations; set by the caller
         self.dns = dns                  # dns.txt.DnsSettings for dns.client

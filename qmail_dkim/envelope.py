@@ -1,25 +1,20 @@
-"""The envelope (fd 1) and DKIMSIGNRCPTS (contract sections 1 and 3).
+"""The envelope (fd 1) and DKIMSIGNRCPTS (qmail-dkim(8), DESCRIPTION;
+SIGNING, "DKIMSIGNRCPTS").
 
 The envelope is F<sender>\\0 then T<recipient>\\0 ... then \\0. main.py reads it
 after the message (a missing or incomplete one is truncated input, exit 54);
-the queue program then gets exactly the same bytes (an unlinked copy).
+the queue program then gets exactly the same bytes (through a pipe, after
+the message).
 """
-import os
-
 from qmail_dkim import exits
 from qmail_dkim.exits import QmailDkimExit
 
 
 def read_envelope(fd=1, limit=64 << 20):
+    from qmail_dkim.spool import read_chunks
     chunks = []
     size = 0
-    while True:
-        try:
-            data = os.read(fd, 1 << 16)
-        except OSError as e:
-            raise QmailDkimExit(exits.READ_ERROR, "cannot read envelope: %s" % e.strerror)
-        if not data:
-            break
+    for data in read_chunks(fd, "envelope"):
         size += len(data)
         if size > limit:
             raise QmailDkimExit(exits.READ_ERROR, "envelope larger than %d octets" % limit)

@@ -1,4 +1,4 @@
-"""Exit codes: the qmail-queue interface (contract section 7).
+"""Exit codes: the qmail-queue interface (qmail-dkim(8), EXIT CODES).
 
 qmail-smtpd and mailfront turn these into SMTP replies; the code *is* the
 interface, so every place that gives up goes through QmailDkimExit.
@@ -62,7 +62,7 @@ ENHANCED = {
 
 
 class QmailDkimExit(Exception):
-    """Give up with a contract exit code; `reason` goes into the log line."""
+    """Give up with an exit code of EXIT CODES; `reason` goes into the log line."""
 
     def __init__(self, code, reason=None, **fields):
         super().__init__(reason or TEXTS.get(code, "error"))

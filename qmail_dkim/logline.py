@@ -1,4 +1,4 @@
-"""The one log line per message (contract section 6).
+"""The one log line per message (qmail-dkim(8), LOG).
 
     qmail-dkim: mode=sign result=signed d=example.com s=default ...
 

@@ -3,7 +3,7 @@
 fd 0 message, fd 1 envelope, fd 2 log; exit codes are the interface
 (exits.py). Order of work: DEATH alarm, chdir $QMAILHOME, choose the mode,
 spool the message to $TMPDIR, sign or verify, run the queue program, log one
-line, exit with the child's status or a contract code.
+line, exit with the child's status or our own code (EXIT CODES).
 """
 import os
 import _signal as signal  # the C module behind signal.py: same calls, no enum wrappers (start-up)
@@ -197,10 +197,9 @@ def _warn(log, text):
 
 def _write_text(fd, data):
     """Write all of `data` to fd; None, or the error text."""
+    from qmail_dkim.spool import write_all
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, data)
     except OSError as e:
         return e.strerror or str(e)
     return None

@@ -1,4 +1,4 @@
-"""Which mode a run takes (contract section 2). Pure: env in, decision out.
+"""Which mode a run takes (qmail-dkim(8), MODES). Pure: env in, decision out.
 
 "Set" means present in the environment, even when empty.
   1. DKIMSIGN or DKIMKEY set (DKIMSIGN wins): sign with that key template

@@ -1,4 +1,4 @@
-"""Spooling fd 0 to $TMPDIR (contract section 1).
+"""Spooling fd 0 to $TMPDIR (qmail-dkim(8), DESCRIPTION).
 
 The message goes to an unlinked file created O_EXCL, mode 0600, in exactly
 $TMPDIR (default /tmp): if it cannot be created or written there the run
@@ -31,25 +31,31 @@ def _create(tmpdir):
     return fd
 
 
-def _write_all(fd, data, tmpdir):
+def write_all(fd, data):
+    """os.write until all of `data` is written (OSError as os.write raises it)."""
     view = memoryview(data)
     while view:
-        try:
-            n = os.write(fd, view)
-        except OSError as e:
-            raise QmailDkimExit(exits.WRITE_ERROR, "cannot write spool file in %s: %s" % (tmpdir, e.strerror))
-        view = view[n:]
+        view = view[os.write(fd, view):]
 
 
-def _reads(infd):
+def read_chunks(fd, what, size=CHUNK):
+    """os.read(fd) to the end, chunk by chunk; a read error is exit 54
+    naming `what` ("message", "envelope")."""
     while True:
         try:
-            chunk = os.read(infd, CHUNK)
+            chunk = os.read(fd, size)
         except OSError as e:
-            raise QmailDkimExit(exits.READ_ERROR, "cannot read message: %s" % e.strerror)
+            raise QmailDkimExit(exits.READ_ERROR, "cannot read %s: %s" % (what, e.strerror))
         if not chunk:
             return
         yield chunk
+
+
+def _write_all(fd, data, tmpdir):
+    try:
+        write_all(fd, data)
+    except OSError as e:
+        raise QmailDkimExit(exits.WRITE_ERROR, "cannot write spool file in %s: %s" % (tmpdir, e.strerror))
 
 
 class Spool:
@@ -81,7 +87,7 @@ class Spool:
 
     @classmethod
     def from_fd(cls, infd=0, tmpdir=None):
-        return cls.from_chunks(_reads(infd), tmpdir)
+        return cls.from_chunks(read_chunks(infd, "message"), tmpdir)
 
     @classmethod
     def from_chunks(cls, chunks, tmpdir=None):

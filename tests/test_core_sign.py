@@ -19,7 +19,7 @@ from tests.qdkim import spool_bytes
 from tests.realparts.keys import cached_ed25519_key, cached_rsa_key
 
 
-# -- mode (contract section 2)
+# -- mode (qmail-dkim(8), MODES)
 @pytest.mark.parametrize("env,expected", [
     ({"DKIMSIGN": "a/%/k", "DKIMKEY": "b"}, ("sign", "a/%/k")),
     ({"DKIMKEY": "b/k"}, ("sign", "b/k")),

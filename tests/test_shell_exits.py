@@ -1,4 +1,4 @@
-"""The qmail-queue interface and the exit codes of contract section 7."""
+"""The qmail-queue interface and the exit codes of qmail-dkim(8), EXIT CODES."""
 import os
 import signal
 import subprocess

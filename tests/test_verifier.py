@@ -1,4 +1,4 @@
-"""verifier: one letter per signature, in the contract's order."""
+"""verifier: one letter per signature, in the order of qmail-dkim(8), VERIFICATION."""
 import base64
 import time
 

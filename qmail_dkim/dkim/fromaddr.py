@@ -1,4 +1,5 @@
-"""The domain of the first address in the first From: header (contract 3).
+"""The domain of the first address in the first From: header
+(qmail-dkim(8), SIGNING, "The signing domain").
 
 Handles display names, comments (nested), quoted local parts and display
 names, encoded words (they sit in the display name, which we skip), groups
@@ -10,6 +11,7 @@ Written here rather than with email.utils: that module costs import time on
 every message and accepts things (like a bare "@" inside a display name
 without quotes) differently from what a signer must be strict about.
 """
+from qmail_dkim.dkim.text import to_alabel  # noqa: F401 - also for sign/, verify/, tools/
 
 
 def _strip_comments(s):
@@ -145,17 +147,6 @@ def all_domains(value):
         if a:
             out.append(a)
     return out
-
-
-def to_alabel(domain):
-    """Lowercase and IDN A-label; None if it cannot be converted."""
-    domain = domain.strip().rstrip(".").lower()
-    if domain.isascii():
-        return domain
-    try:
-        return domain.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        return None
 
 
 def domain_of(value):

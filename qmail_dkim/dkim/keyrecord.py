@@ -3,8 +3,8 @@
     rec = parse_key_record(b"v=DKIM1; k=rsa; p=MIIBIjAN...")
     rec.k, rec.bits, rec.public_key()
 
-parse_key_record raises KeyRecordError(letter, reason) with the contract's
-letters (section 4), checked in this order:
+parse_key_record raises KeyRecordError(letter, reason) with the
+letters of qmail-dkim(8), VERIFICATION, checked in this order:
 
   L  tag-list unparsable, v= present and not "DKIM1", p= missing,
      k= not rsa/ed25519, s= not listing "email" or "*"
@@ -28,6 +28,7 @@ import re
 
 from qmail_dkim.dkim.lib import dkim
 import dkim.util  # noqa: E402 - tag-list parsing (imports logging; verify path only)
+from qmail_dkim.dkim.text import short  # noqa: E402
 
 MIN_RSA_BITS = 1024
 # Bounds against keys that cost minutes of arithmetic (pow with a huge
@@ -187,10 +188,5 @@ def parse_key_record(txt):
     return rec
 
 
-def _short(x, n=60):
-    if isinstance(x, Exception) and x.args and isinstance(x.args[0], (bytes, str)):
-        x = x.args[0]       # dkimpy's errors carry the offending bytes: no b'...' repr
-    if isinstance(x, bytes):
-        x = x.decode("ascii", "replace")
-    x = str(x)
-    return x if len(x) <= n else x[:n] + "..."
+def _short(x):
+    return short(x, 60, "ascii")    # key records are ASCII text

@@ -10,7 +10,7 @@ So, unless the real package is already loaded, we register a bare `dkim`
 package whose __path__ is dkimpy's directory: its submodules then import
 normally without running __init__. The first time anything asks the bare
 package for an attribute it does not have (dkim.DKIM, dkim.verify, ... --
-tests and tools do), dkimpy's __init__ is run into it, with a stand-in DNS
+only tests do), dkimpy's __init__ is run into it, with a stand-in DNS
 plug-in (qmail-dkim does its own bounded lookups in dnstxt.py). PyNaCl is
 imported by nacl() for Ed25519 keys only.
 

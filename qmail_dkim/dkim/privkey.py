@@ -1,4 +1,4 @@
-"""Reading DKIM private keys (contract section 3, "Key files").
+"""Reading DKIM private keys (qmail-dkim(8), SIGNING, "The key: the % rule").
 
 Accepted: PEM RSA (PKCS#1 "RSA PRIVATE KEY" or PKCS#8 "PRIVATE KEY"), PEM
 Ed25519 (PKCS#8, as `openssl genpkey -algorithm ed25519` writes it), or a bare

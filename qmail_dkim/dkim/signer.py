@@ -1,11 +1,11 @@
 """Building one DKIM-Signature header (RFC 6376 3.5, RFC 8463).
 
 dkimpy's DKIM.sign() always writes i=, q= and t=, cannot write x= or z=,
-and folds with CRLF + space; qmail-dkim's tag set is different (contract
-section 3) and its header lines are folded with LF + TAB. So we assemble the
+and folds with CRLF + space; qmail-dkim's tag set is different (qmail-dkim(8),
+SIGNING, "The signature header") and its header lines are folded with LF + TAB. So we assemble the
 tag list here and use dkimpy's pieces for the rest: header canonicalization
 (CanonicalizationPolicy), header hashing (hash_headers, which also removes
-b= from the signature header), and RSA signing (via keyfile).
+b= from the signature header), and RSA signing (via privkey.py).
 """
 import base64
 

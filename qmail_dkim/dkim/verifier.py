@@ -1,4 +1,4 @@
-"""Per-signature DKIM verification (contract section 4).
+"""Per-signature DKIM verification (qmail-dkim(8), VERIFICATION).
 
 Each DKIM-Signature field gets one letter. The checks run in this order and
 the first that fails decides:
@@ -54,6 +54,7 @@ from qmail_dkim.dkim import headerhash
 from qmail_dkim.dkim.bodyhash import BodyHasher, hash_bodies
 from qmail_dkim.dkim.lib import dkim
 import dkim.util  # noqa: E402 - tag-list parsing (imports logging; verify path only)
+from qmail_dkim.dkim.text import domain_key, short
 from qmail_dkim.dkim.keyrecord import KeyRecordError, b64decode_strict, parse_key_record
 
 MAX_SIGNATURES = 10
@@ -64,6 +65,7 @@ _WS = re.compile(rb"[ \t\r\n]+")
 _HDRNAME = re.compile(rb"^[\x21-\x39\x3b-\x7e]+$")
 _LABEL = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?$")
 _DIGITS = re.compile(rb"^[0-9]{1,40}$")
+_L_DIGITS = re.compile(rb"^[0-9]{1,76}$")
 
 
 class Invalid(Exception):
@@ -93,6 +95,8 @@ class SigResult:
         self.i_local = b""
         self.i_domain = None
         self.l = None
+        self.t = None          # t= (int) once valid
+        self.x = None          # x= (int) once valid
         self.key = None
         self.body = None       # BodyHasher used for this signature
         self.third_party = False  # verified, but d= is not the author's domain or a parent
@@ -118,7 +122,7 @@ def norm_domain(raw, what):
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise Invalid("H", "%s= is not UTF-8" % what)
-    text = text.rstrip(".").lower() if text != "." else ""
+    text = domain_key(text)
     if not text:
         raise Invalid("H", "%s= is empty" % what)
     labels = []
@@ -164,17 +168,54 @@ def _b64(value, what):
 
 
 def check_tags(sig, opts, from_count):
-    """H, W, Y (i= vs d=), X, K, O. Raises Invalid."""
+    """H, W, Y (i= vs d=), X, K, O, in that order. Raises Invalid."""
+    _check_syntax(sig)
+    # W
+    v = _WS.sub(b"", sig.tags[b"v"])
+    if v != b"1":
+        raise Invalid("W", "v=%s is not 1" % short(v))
+    # Y (the t=s part follows once the key is known)
+    if sig.i_domain is not None and not _in_domain(sig.i_domain, sig.d):
+        raise Invalid("Y", "i= domain %s is not in d=%s" % (sig.i_domain, sig.d))
+    _check_from(sig, opts, from_count)
+    # K
+    if sig.x is not None and sig.x < opts.now:
+        raise Invalid("K", "signature expired (x=%d)" % sig.x)
+    # O
+    name = key_name(sig)
+    if len(name) > 253 or any(len(label) > 63 for label in name.split(".")):
+        raise Invalid("O", "key name %s... too long" % name[:40])
+
+
+def _tag_list(sig):
+    """H: the tag list parses, each required tag once. Sets sig.tags."""
     try:
         tags = dkim.util.parse_tag_value(sig.field.value)
     except dkim.util.DuplicateTag as e:
-        raise Invalid("H", "tag %s given twice" % _text(e.args[0] if e.args else b"?"))
+        raise Invalid("H", "tag %s given twice" % short(e.args[0] if e.args else b"?"))
     except Exception as e:          # noqa: BLE001 - InvalidTagValueList and anything odd
-        raise Invalid("H", "tag list unparsable: %s" % _text(e))
+        raise Invalid("H", "tag list unparsable: %s" % short(e))
     sig.tags = tags
     for t in REQUIRED:
         if t not in tags:
             raise Invalid("H", "no %s= tag" % t.decode())
+    return tags
+
+
+def _number(tags, name, digits=_DIGITS):
+    """Tag `name` as an int (FWS removed), None when absent; H when it is
+    not a number."""
+    if name not in tags:
+        return None
+    value = _WS.sub(b"", tags[name])
+    if not digits.match(value):
+        raise Invalid("H", "%s= is not a number" % name.decode())
+    return int(value)
+
+
+def _check_syntax(sig):
+    """H: every tag well-formed. Sets the parsed values on sig."""
+    tags = _tag_list(sig)
     # d= and s= first, so that later failures can still name them
     # (parse_tag_value stripped the ends; FWS inside a name is an error)
     sig.d = norm_domain(tags[b"d"], "d")
@@ -184,7 +225,7 @@ def check_tags(sig, opts, from_count):
     if a == b"rsa-sha1":
         raise Invalid("H", "a=rsa-sha1 is not allowed (RFC 8301)")
     if a not in ALGORITHMS:
-        raise Invalid("H", "unknown a=%s" % _text(a))
+        raise Invalid("H", "unknown a=%s" % short(a))
     sig.b_text = _WS.sub(b"", tags[b"b"])
     sig.b = _b64(tags[b"b"], "b")
     sig.bh = _b64(tags[b"bh"], "bh")
@@ -192,7 +233,7 @@ def check_tags(sig, opts, from_count):
     try:
         sig.canon = dkim.canonicalization.CanonicalizationPolicy.from_c_value(c)
     except Exception:               # noqa: BLE001 - InvalidCanonicalizationPolicyError
-        raise Invalid("H", "unknown c=%s" % _text(c))
+        raise Invalid("H", "unknown c=%s" % short(c))
     hlist = [_WS.sub(b"", h).lower() for h in tags[b"h"].split(b":")]
     if not hlist or not all(_HDRNAME.match(h) for h in hlist):
         raise Invalid("H", "h= is not a list of header names")
@@ -204,55 +245,26 @@ def check_tags(sig, opts, from_count):
         local, _, idom = ident.rpartition(b"@")
         sig.i_local = local
         sig.i_domain = norm_domain(idom, "i")
-    if b"l" in tags:
-        lv = _WS.sub(b"", tags[b"l"])
-        if not re.match(rb"^[0-9]{1,76}$", lv):
-            raise Invalid("H", "l= is not a number")
-        sig.l = int(lv)
+    sig.l = _number(tags, b"l", _L_DIGITS)
     if b"q" in tags:
         methods = [_WS.sub(b"", m).lower() for m in tags[b"q"].split(b":")]
         if b"dns/txt" not in methods:
             raise Invalid("H", "q= does not offer dns/txt")
-    t = x = None
-    if b"t" in tags:
-        tv = _WS.sub(b"", tags[b"t"])
-        if not _DIGITS.match(tv):
-            raise Invalid("H", "t= is not a number")
-        t = int(tv)
-    if b"x" in tags:
-        xv = _WS.sub(b"", tags[b"x"])
-        if not _DIGITS.match(xv):
-            raise Invalid("H", "x= is not a number")
-        x = int(xv)
-    if t is not None and x is not None and x < t:
+    sig.t = _number(tags, b"t")
+    sig.x = _number(tags, b"x")
+    if sig.t is not None and sig.x is not None and sig.x < sig.t:
         raise Invalid("H", "x= is earlier than t=")
 
-    # W
-    v = _WS.sub(b"", tags[b"v"])
-    if v != b"1":
-        raise Invalid("W", "v=%s is not 1" % _text(v))
 
-    # Y (the t=s part follows once the key is known)
-    if sig.i_domain is not None and not _in_domain(sig.i_domain, sig.d):
-        raise Invalid("Y", "i= domain %s is not in d=%s" % (sig.i_domain, sig.d))
-
-    # X
-    if b"from" not in hlist:
+def _check_from(sig, opts, from_count):
+    """X: From is signed; every From: field unless UNSIGNED_FROM is set."""
+    if b"from" not in sig.hlist:
         raise Invalid("X", "h= does not include From")
     # UNSIGNED_FROM (set, even empty) relaxes this as C's libdkim does
     # (nAllowUnsignedFromHeaders). UNSIGNED_SUBJECT needs no check here: an
     # unsigned Subject is always accepted (see COMPATIBILITY in qmail-dkim(8)).
-    if not opts.unsigned_from and hlist.count(b"from") < from_count:
-        raise Invalid("X", "%d From: fields, h= signs %d" % (from_count, hlist.count(b"from")))
-
-    # K
-    if x is not None and x < opts.now:
-        raise Invalid("K", "signature expired (x=%d)" % x)
-
-    # O
-    name = key_name(sig)
-    if len(name) > 253 or any(len(label) > 63 for label in name.split(".")):
-        raise Invalid("O", "key name %s... too long" % name[:40])
+    if not opts.unsigned_from and sig.hlist.count(b"from") < from_count:
+        raise Invalid("X", "%d From: fields, h= signs %d" % (from_count, sig.hlist.count(b"from")))
 
 
 def _in_domain(sub, domain):
@@ -261,15 +273,6 @@ def _in_domain(sub, domain):
 
 def key_name(sig):
     return "%s._domainkey.%s" % (sig.s, sig.d)
-
-
-def _text(x, n=60):
-    if isinstance(x, Exception) and x.args and isinstance(x.args[0], (bytes, str)):
-        x = x.args[0]       # dkimpy's errors carry the offending bytes: no b'...' repr
-    if isinstance(x, bytes):
-        x = x.decode("utf-8", "replace")
-    x = str(x)
-    return x if len(x) <= n else x[:n] + "..."
 
 
 # ------------------------------------------------------------- keys

@@ -1,4 +1,5 @@
-"""Is this a host name we may put into a file path? (contract section 3)
+"""Is this a host name we may put into a file path? (qmail-dkim(8),
+SIGNING, "The key: the % rule")
 
 Letters, digits and hyphens in labels of 1..63 octets, dots between them,
 at most 253 octets. This is stricter than DNS (no '_', no '*', no empty

@@ -1,4 +1,4 @@
-"""Which header fields are signed (contract section 3). Pure.
+"""Which header fields are signed (qmail-dkim(8), SIGNING, "Signed header fields"). Pure.
 
 Every field present, in message order, each occurrence, except X-*,
 Received, Return-Path, Authentication-Results, ARC-Authentication-Results,

@@ -1,10 +1,10 @@
-"""Where is the key? The % rule (contract section 3, "Which key, which domain").
+"""Where is the key? The % rule (qmail-dkim(8), SIGNING, "The key: the % rule").
 
 Every % in the template is replaced by the domain. If that file does not
 exist, the parent domains are tried (a.b.example.com -> b.example.com ->
 example.com, never a single label; d= becomes that parent), then the path
 with every % removed (d= stays the From domain). A template without % that
-does not exist is exit 35 -- the historic contract.
+does not exist is exit 35, as in the C qmail-dkim.
 
 A relative path is relative to $QMAILHOME (the seeds write
 control/domainkeys/%/default); sagredo and indimail write paths relative

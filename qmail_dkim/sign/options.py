@@ -1,4 +1,4 @@
-"""DKIMSIGNOPTIONS, getopt style (contract section 3, "Options"). Pure.
+"""DKIMSIGNOPTIONS, getopt style (qmail-dkim(8), SIGNING, "DKIMSIGNOPTIONS"). Pure.
 
     -c r|s|t|u   canonicalization relaxed/relaxed, simple/simple,
                  relaxed/simple, simple/relaxed (default r)
@@ -10,6 +10,8 @@
     -b n         obsolete (DomainKeys), ignored
 DKIMIDENTITY overrides -i; DKIMEXPIRE overrides -x (empty: no x=).
 """
+
+from qmail_dkim.dkim.text import domain_key
 
 DEFAULT_EXPIRE = 604800          # one week
 CANON = {"r": ("relaxed", "relaxed"), "s": ("simple", "simple"),
@@ -78,7 +80,7 @@ def parse(text, identity_env=None, expire_env=None):
 def getopt(args, spec):
     """POSIX getopt(3) for one short-option spec: bundling (-lq), attached or
     separate arguments (-z4, -z 4), "--". Our own rather than the standard
-    getopt module, which imports gettext (and locale) on every message."""
+    getopt module, which imports gettext on every message."""
     opts = []
     while args and args[0].startswith("-") and args[0] != "-":
         arg, args = args[0], args[1:]
@@ -116,7 +118,7 @@ def check_identity(identity, domain):
     """None if i= is an address in d= or a subdomain of it, else the reason."""
     if "@" not in identity:
         return "identity %r is not an address" % identity
-    dom = identity.rsplit("@", 1)[1].lower().rstrip(".")
+    dom = domain_key(identity.rsplit("@", 1)[1])
     domain = domain.lower()
     if dom == domain or dom.endswith("." + domain):
         return None

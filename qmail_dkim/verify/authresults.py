@@ -1,5 +1,6 @@
 """Authentication-Results (RFC 8601) and DKIM-Status header fields, and
-finding the forged ones to remove (contract section 5).
+finding the forged ones to remove (qmail-dkim(8),
+VERIFICATION, "Headers").
 
     Authentication-Results: mx.example.net;
     	dkim=pass header.d=example.com header.s=sel header.a=rsa-sha256 header.b=AbCdEfGh

@@ -1,4 +1,5 @@
-"""Author domain signing practice (contract section 4, "Practice").
+"""Author domain signing practice (qmail-dkim(8), VERIFICATION,
+"Practice").
 
 Configuration:
 
@@ -34,6 +35,7 @@ Pure: the configuration comes in a settings object (config.VerifySettings:
 practice_method, practice_letters, domain_list(which) reading the control
 files only when asked), DNS through the `lookup` callable.
 """
+from qmail_dkim.dkim.text import domain_key
 
 
 def _tags(record):
@@ -103,7 +105,7 @@ def apply(settings, letter, from_domain, signed, lookup):
     which = settings.practice_letters
     if meth is None or which is None or letter not in which or not from_domain:
         return None
-    domain = from_domain.lower().rstrip(".")
+    domain = domain_key(from_domain)
     sigdoms = settings.domain_list("signaturedomains")
     if domain in sigdoms:
         return PracticeResult("G", detail="signaturedomains")

@@ -23,6 +23,7 @@ from qmail_dkim.verify import practice
 from qmail_dkim.verify import status
 from qmail_dkim.verify.keys import DNS_BUDGET_FACTOR, KeySource, dns_lookup
 from qmail_dkim.dkim.fromaddr import from_domain as _from_domain
+from qmail_dkim.dkim.text import short
 from qmail_dkim.dkim.verifier import Options, message_letter, verify_all
 from qmail_dkim.outcome import Outcome
 from qmail_dkim.spool import HEADER_MAX
@@ -42,14 +43,6 @@ def _sig_values(sig):
     if isinstance(a, bytes):
         a = a.decode("ascii", "replace")
     return d, s, a, sig.header_b
-
-
-def _str(v):
-    if v is None:
-        return ""
-    if isinstance(v, bytes):
-        return v.decode("utf-8", "replace")
-    return v
 
 
 def _author(fields):
@@ -108,7 +101,7 @@ def run(settings, spool, now=None, lookup=None, read_envelope=None, spf_lookup=N
         from qmail_dkim.verify import dmarcverify
         if not specs:
             specs.append("dkim=none")
-        sigs = [(w, sig.d or _str(_sig_values(sig)[0]), sig.s or _str(_sig_values(sig)[1]))
+        sigs = [(w, sig.d or short(_sig_values(sig)[0], None), sig.s or short(_sig_values(sig)[1], None))
                 for w, sig in zip(words, results)]
         dset.receiver = servid
         dm = dmarcverify.check(dset, fields, sigs, lookup, deadline, read_envelope, spf_lookup,
@@ -181,8 +174,8 @@ def _log(results, words, letter, old, pres, arc, ignored, drop, overflow, leadin
     log.append(("dkim", words))
     if results:
         values = [_sig_values(sig) for sig in results]
-        log += [("d", [_str(v[0]) for v in values]),
-                ("s", [_str(v[1]) for v in values]),
+        log += [("d", [short(v[0], None) for v in values]),
+                ("s", [short(v[1], None) for v in values]),
                 ("reason", [sig.reason or "" for sig in results])]
     if pres is not None:
         log.append(("practice", pres.detail))

@@ -1,4 +1,5 @@
-"""Verification status letters A-Y (contract sections 4 and 5).
+"""Verification status letters A-Y (qmail-dkim(8), VERIFICATION,
+"DKIMVERIFY" and "Headers").
 
 Each letter has a libdkim status name, the historic number libdkim gave it
 (A=0 ... F=5, then G=-1, H=-2, ... Y=-19 in table order), the historic
@@ -72,7 +73,7 @@ TEXTS = {
     "Y": "signature error: invalid identity in signature",
 }
 
-# RFC 8601 dkim= result per signature letter (contract section 5).
+# RFC 8601 dkim= result per signature letter (VERIFICATION, "Headers").
 RESULTS = {
     "A": "pass", "E": "pass", "F": "pass",
     "I": "fail", "U": "fail", "J": "fail",
