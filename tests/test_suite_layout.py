@@ -1,6 +1,6 @@
 """The test suite's own rules (issue 8): one import root, helper modules not
-named test_*, one QMAILHOME fixture, no developer paths, hypothesis sizes
-from the profile."""
+named test_*, one QMAILHOME fixture, one key factory, no developer paths,
+hypothesis sizes from the profile."""
 import ast
 import re
 from pathlib import Path
@@ -30,6 +30,12 @@ def test_one_import_root():
 def test_no_developer_tmp_paths():
     """No fallback to a path that exists on one developer's machine."""
     assert offenders(lambda p, src: re.search(r"""["']/tmp/""", src)) == []
+
+
+def test_one_key_factory():
+    """Test keys come from tests/realparts/keys.py (cached per process)."""
+    assert offenders(lambda p, src: p.name != "keys.py" and re.search(
+        r"generate_private_key|PrivateKey\.generate\(|\bgenrsa\b|\bgenpkey\b", src)) == []
 
 
 def test_hypothesis_sizes_follow_the_profile():
