@@ -285,3 +285,22 @@ def test_qmailhome_not_searchable_by_user(public_home):
     # nobody cannot even reach bin/qmail-dkim under it: qmail-smtpd cannot run it
     assert last["exit"] == "120" and "lacks search (x) permission" in last["reason"], out
     assert str(public_home) + " has mode 700" in last["reason"]
+
+
+def test_verify_mode_control_me_unreadable(public_home):
+    me = public_home / "control/me"
+    me.write_text("mx.example.com\n")
+    me.chmod(0o600)
+    rc, out, last = check(public_home, "-u", "nobody", "joe@example.com", DKIMVERIFY="")
+    assert rc == 3 and last["exit"] == "55" and "control/me" in last["reason"], out
+    me.chmod(0o644)
+    rc, out, last = check(public_home, "-u", "nobody", "joe@example.com", DKIMVERIFY="")
+    assert rc == 2 and "verify" in last["reason"], out
+
+
+def test_verify_mode_control_me_a_directory(home):
+    """The same code as qmail-dkim's verify mode: control/me that cannot be
+    read is 55 there too."""
+    (home / "control/me").mkdir()
+    rc, out, last = check(home, "joe@example.com", DKIMVERIFY="")
+    assert rc == 3 and last["exit"] == "55", out

@@ -88,6 +88,7 @@ CASES = [
     ("55-options", {"RELAYCLIENT": "", "DKIMSIGNOPTIONS": "-c x"}, MSG, None, 55),
     ("55-extra-options", dict(EXTRA, DKIMSIGNOPTIONSEXTRA="-y"), MSG, None, 55),
     ("55-expire", {"RELAYCLIENT": "", "DKIMEXPIRE": "soon"}, MSG, None, 55),
+    ("55-verify-control-me", {}, MSG, lambda h: (h / "control/me").mkdir(), 55),
     ("53-tmpdir", {"RELAYCLIENT": "", "TMPDIR": "no-such-tmp"}, MSG, None, 53),
     ("61-home", RELAY, MSG, _no_home, 61),
     ("120-queue", {"RELAYCLIENT": "", "DKIMQUEUE": "bin/no-such-queue"}, MSG, None, 120),

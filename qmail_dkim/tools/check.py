@@ -455,6 +455,20 @@ def check_queue_program(env, access):
         raise refused(exits.CANNOT_RUN_CHILD, "cannot run queue program %s: %s" % (prog, why), env)
 
 
+def check_verify_settings(env, access):
+    """Verify mode reads control/me (unless DKIMAUTHSERVID is set) when it
+    starts: qmail-dkim's own settings code, and with -u the user's access."""
+    if access is not None and not env.get("DKIMAUTHSERVID", "").strip():
+        path = config.control_path(config.controldir(env), "me")
+        why = access.read(path)
+        if why:
+            raise refused(exits.CONFIG_ERROR, "cannot read %s: %s" % (path, why), env)
+    try:
+        config.VerifySettings(env)
+    except QmailDkimExit as e:
+        raise refused(e.code, e.reason, env)
+
+
 def prepare(env, spool, template, access, rcpts=()):
     """sign.run.prepare -- qmail-dkim's own code -- with the key paths it
     looked at recorded. Returns (plan, looked); raises Done."""
@@ -581,6 +595,7 @@ def check(args):
                   dnstxt.dnscacheip_warning(env.get("DNSCACHEIP"))):
             if w:
                 say("warning: %s (also in qmail-dkim's log line)" % w)
+        check_verify_settings(env, access)
         raise Done(UNSIGNED, "unsigned", reason="qmail-dkim would verify, not sign")
     say("mode: sign, key template %s" % arg)
     if "DKIMSIGNRCPTS" in env:
