@@ -1,8 +1,10 @@
 """Configuration: the environment, read once, and the control files.
 
-qmail-dkim(8), sections ENVIRONMENT and FILES. The environment is read here
-and only here (main.py hands the mapping over): each mode gets a small
-settings object (SignSettings, VerifySettings, with the DNS settings inside)
+qmail-dkim(8), sections ENVIRONMENT and FILES. What the modes need from the
+environment is read here and only here (main.py hands the mapping over and
+itself reads only the shell's own variables: DEATH, TMPDIR, the queue
+program, DKIMCUSTOMERROR): each mode gets a small settings object
+(SignSettings, VerifySettings, with DnsSettings and DmarcSettings inside)
 and passes plain values down. Every control file is read here too; the
 process runs in $QMAILHOME, so $CONTROLDIR (default "control") is relative
 to it unless absolute.
