@@ -67,10 +67,7 @@ CLASS_IN = 1
 
 RCODE_NOERROR = 0
 RCODE_FORMERR = 1
-RCODE_SERVFAIL = 2
 RCODE_NXDOMAIN = 3
-RCODE_NOTIMP = 4
-RCODE_REFUSED = 5
 RCODE_NAMES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN",
                4: "NOTIMP", 5: "REFUSED"}
 
@@ -105,9 +102,6 @@ class DnsNameError(ValueError):
 
 
 # ---------------------------------------------------------------- servers
-
-_IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
-
 
 def _valid_ip(host):
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -123,7 +123,6 @@ def reverse_name(ver, ip):
 
 _MACRO_LETTERS = "slodiphvcrt"
 _EXP_ONLY = "crt"
-_DELIMS = ".-+,/_="
 _MACRO = re.compile(r"%\{([A-Za-z])([0-9]*)(r?)([.\-+,/_=]*)\}", re.I)
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _TOPLABEL = re.compile(r"[A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*|[A-Za-z0-9]+-[A-Za-z0-9-]*[A-Za-z0-9]")
