@@ -34,6 +34,7 @@ Decisions the RFC leaves to the receiver, and ours:
 """
 from qmail_dkim.dmarc.walk import DnsTemp, Walker
 from qmail_dkim.dns import names as dnsnames
+from qmail_dkim.dkim.text import domain_key
 
 MAX_AUTHORS = 4
 _STRICTNESS = {None: -1, "none": 0, "quarantine": 1, "reject": 2}
@@ -94,7 +95,7 @@ def _is_suffix(org, domain):
 def _aligned(w, author, ident, mode):
     """Is the authenticated identifier `ident` aligned with `author`
     (section 4.4)? Raises DnsTemp."""
-    ident = (ident or "").lower().rstrip(".")
+    ident = domain_key(ident or "")
     if not ident:
         return False
     if ident == author:
@@ -196,7 +197,7 @@ def evaluate(authors, spf, dkim, lookup, deadline=None):
     dkim = list(dkim or ())
     if not authors:
         return DmarcResult("permerror", [], [], 0, "no Author Domain in From:")
-    authors = list(dict.fromkeys(a.lower().rstrip(".") for a in authors))
+    authors = list(dict.fromkeys(domain_key(a) for a in authors))
     if len(authors) > MAX_AUTHORS:
         return DmarcResult("permerror", authors, [], 0,
                            "%d Author Domains (at most %d are evaluated)"

@@ -25,6 +25,8 @@ which is evaluated as the IPv4 address, as RFC 7208 section 5 asks for).
 import re
 import time
 
+from qmail_dkim.dkim.text import domain_key
+
 DEFAULT_EXPLANATION = "SPF fail - not authorized"
 MAX_DNS_TERMS = 10
 MAX_VOID = 2
@@ -420,14 +422,14 @@ class _Check:
             if ans.status != "ok":
                 self._ptr_names = []
             else:
-                self._ptr_names = [r.lower().rstrip(".") for r in ans.records[:MAX_PTR]]
+                self._ptr_names = [domain_key(r) for r in ans.records[:MAX_PTR]]
         return self._ptr_names
 
     def _validated(self, names, target, only_under):
         """The first name among `names` whose A/AAAA holds the client address,
         trying those equal to or under `target` first (RFC 7208 section 5.5);
         with only_under, no other. None when there is none."""
-        target = target.lower().rstrip(".")
+        target = domain_key(target)
         under = [n for n in names if n == target or n.endswith("." + target)]
         if not only_under:
             under += [n for n in names if n not in under]

@@ -34,6 +34,7 @@ Authentication-Results (RFC 8601: smtp.mailfrom, smtp.helo) and DMARC need.
   present), values quoted as RFC 8601 needs
 """
 from qmail_dkim.spf.check import SpfResult, check_host, valid_domain
+from qmail_dkim.dkim.text import domain_key
 
 
 class MessageSpf:
@@ -93,7 +94,7 @@ def spf_for_message(client_ip, mailfrom, helo, lookup, deadline, receiver="unkno
             r = SpfResult("none", "", problem="null sender and no HELO name")
             return MessageSpf("none", "helo", "", "", "", r, r)
         r = check_host(client_ip, helo, "postmaster@" + helo, helo, lookup, deadline, receiver)
-        return MessageSpf(r.result, "helo", helo.rstrip(".").lower(), "", helo, r, r)
+        return MessageSpf(r.result, "helo", domain_key(helo), "", helo, r, r)
     domain = sender.rpartition("@")[2]
     if "@" not in sender:
         r = SpfResult("none", domain, problem="sender %r has no domain" % sender)
@@ -102,4 +103,4 @@ def spf_for_message(client_ip, mailfrom, helo, lookup, deadline, receiver="unkno
     h = None
     if check_helo and valid_domain(helo):
         h = check_host(client_ip, helo, "postmaster@" + helo, helo, lookup, deadline, receiver)
-    return MessageSpf(r.result, "mailfrom", domain.rstrip(".").lower(), sender, helo, r, h)
+    return MessageSpf(r.result, "mailfrom", domain_key(domain), sender, helo, r, h)

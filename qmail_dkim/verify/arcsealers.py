@@ -23,6 +23,7 @@ Nothing else in the message is trusted: an untrusted sealer, a failing chain,
 or a sealer that did not record a pass changes nothing.
 """
 from qmail_dkim import config
+from qmail_dkim.dkim.text import domain_key
 
 SEALERS_FILE = "arcsealers"
 
@@ -35,7 +36,7 @@ def read_sealers(ctl):
 
 def listed(domain, entries):
     """The control/arcsealers entry that lists `domain`, or None."""
-    domain = (domain or "").lower().rstrip(".")
+    domain = domain_key(domain or "")
     if not domain:
         return None
     for e in entries:
@@ -54,7 +55,7 @@ class _Spf:
 
 
 def _domain_of(value):
-    value = (value or "").strip().lower().rstrip(".")
+    value = domain_key((value or "").strip())
     return value.rsplit("@", 1)[-1] if value else ""
 
 
@@ -62,7 +63,7 @@ def recorded(aar, authors, lookup, deadline):
     """Why the sealer's results make DMARC pass (text), or None."""
     if aar is None:
         return None
-    authors = [a.lower().rstrip(".") for a in authors or ()]
+    authors = [domain_key(a) for a in authors or ()]
     for r in aar.find("dmarc"):
         if r.result != "pass":
             continue

@@ -35,6 +35,7 @@ import socket
 from qmail_dkim import config, exits
 from qmail_dkim.dkim import fromaddr
 from qmail_dkim.verify import authresults
+from qmail_dkim.dkim.text import domain_key
 
 LETTERS = "RQNTPFS"
 SPF_WORDS = ("pass", "fail", "softfail", "neutral", "none", "temperror", "permerror")
@@ -139,7 +140,7 @@ def spf_check(dset, sender, helo, deadline, spf_lookup=None):
     RFC 7208 section 2.4): $SPFRESULT when a patched qmail-smtpd exported a
     result, else spf.message.spf_for_message on our DNS client."""
     mailfrom = sender or None
-    domain = _domain(sender) if sender else (helo.lower().rstrip(".") if helo else None)
+    domain = _domain(sender) if sender else (domain_key(helo) if helo else None)
     if dset.spfresult is not None:
         word = dset.spfresult.strip().split(" ", 1)[0].lower() if dset.spfresult.strip() else ""
         if word in SPFRESULT_MAP:
