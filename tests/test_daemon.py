@@ -23,7 +23,7 @@ from qmail_dkim.daemon import client as dclient
 from qmail_dkim.daemon import server as dserver
 from qmail_dkim.dkim.lib import dkim
 from tests.qdkim import QMAIL_DKIM, SAMPLE
-from tests.realparts.dkimd import ACCOUNT, QMAIL_DKIMD, ROOT, Dkimd, give, queue_double_python
+from tests.realparts.dkimd import ACCOUNT, QMAIL_DKIMD, ROOT, Dkimd, busy_workers, give, queue_double_python
 from tests.realparts.keys import cached_rsa_key
 from tests.realparts.queue_double import QueueDouble, make_envelope
 
@@ -122,14 +122,6 @@ def body_of(stored):
 def verifies(msg, key):
     rec = key.dns_record().encode()
     return dkim.verify(msg.replace(b"\n", b"\r\n"), dnsfunc=lambda name, timeout=5: rec)
-
-
-def worker_children(server_pid):
-    try:
-        with open(f"/proc/{server_pid}/task/{server_pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
 
 
 # ------------------------------------------------------------ same as in-process
@@ -362,7 +354,7 @@ def test_worker_killed_mid_message_temporary_exit_nothing_queued(home):
         t0 = time.monotonic()
         p, qd, errf = start(home, dict(RELAY, DKIMSOCKET=d.socket), knobs={"sleep_before": 3})
         _wait(lambda: any("start" in c for c in qd.calls()), what="the queue program to start")
-        [worker] = worker_children(d.pid)
+        [worker] = busy_workers(d.pid)
         os.kill(worker, signal.SIGKILL)
         r = finish(p, qd, errf, t0)
         assert r.rc == 81, r.stderr
@@ -388,7 +380,7 @@ def test_client_killed_worker_kills_queue_program_and_logs(home):
         time.sleep(4)
         assert qd.messages() == [] and not any("done" in c for c in qd.calls()), qd.calls()
         assert "client went away" in d.log()
-        assert worker_children(d.pid) == []
+        _wait(lambda: busy_workers(d.pid) == [], what="the worker to be gone")
         errf.close()
 
 
@@ -608,3 +600,38 @@ def test_readme_steps_under_supervise(require_tool, home):
             pass
         import shutil
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def test_spares_wait_ready_and_go_with_the_server(home):
+    """Workers forked ahead (-p, default 2) and rehearsed; the server hands
+    them connections; when the server dies they leave (EOF on their
+    socketpair), so a new server can start and nothing is left behind."""
+    d = Dkimd().start()
+    try:
+        spares = _wait(lambda: len(_children(d.pid)) == 2 and _children(d.pid), what="two spares")
+        assert busy_workers(d.pid) == []
+        assert "spares=2" in d.log()
+        r = run(home, dict(RELAY, DKIMSOCKET=d.socket))
+        assert r.rc == 0 and r.stored[0].info["ppid"] in spares      # a spare took it
+        os.kill(d.pid, signal.SIGKILL)
+        d.proc.wait()
+        _wait(lambda: not any(os.path.exists(f"/proc/{p}") and
+                              "qmail-dkimd" in Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace")
+                              for p in spares), what="the spares to leave")
+    finally:
+        d.cleanup()
+
+
+def test_no_spares_forks_per_connection(home):
+    with Dkimd(args=["-p", "0"]) as d:
+        assert "spares=0" in d.log() and _children(d.pid) == []
+        r = run(home, dict(RELAY, DKIMSOCKET=d.socket))
+        assert r.rc == 0 and r.stored[0].info["ppid"] != r.pid and "result=signed" in r.log

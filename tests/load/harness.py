@@ -875,10 +875,11 @@ class LoadRun:
         growth from the first tenth of the run to its end; how many
         connections the server took (the rest ran in-process)."""
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and _proc_children(self.dkimd.pid):
+        from tests.realparts.dkimd import busy_workers
+        while time.monotonic() < deadline and busy_workers(self.dkimd.pid):
             time.sleep(0.05)
         self.sample_dkimd()
-        left = _proc_children(self.dkimd.pid)
+        left = busy_workers(self.dkimd.pid)
         if left:
             res.problems.append(f"qmail-dkimd still has children 30 s after the last message: {left}")
         if len(self.samples) < 2:

@@ -133,3 +133,24 @@ class Dkimd(Lifecycle):
             os.chmod(p, 0o755)
         os.chmod(h / "tmp", 0o1777)
         return h
+
+
+def busy_workers(server_pid: int) -> list[int]:
+    """The server's children that are serving a message: a worker makes
+    itself a process-group leader when it takes one; the spares waiting for
+    one are still in the server's group."""
+    out = []
+    try:
+        with open(f"/proc/{server_pid}/task/{server_pid}/children") as f:
+            kids = [int(x) for x in f.read().split()]
+    except OSError:
+        return out
+    for k in kids:
+        try:
+            with open(f"/proc/{k}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == k and fields[0] != "Z":       # pgrp == pid: serving
+            out.append(k)
+    return out
