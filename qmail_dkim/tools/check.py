@@ -22,7 +22,7 @@ import pwd
 import stat
 import sys
 
-from qmail_dkim import __version__, config, exits, logline, mode as modes
+from qmail_dkim import config, exits, logline, mode as modes
 from qmail_dkim.exits import QmailDkimExit
 from qmail_dkim.config import qmailhome as qmail_home
 
@@ -219,11 +219,6 @@ def _group(gid):
         return str(gid)
 
 
-def readable_by(path, user):
-    """None if `user` (a pwd entry) can read `path`, else the reason."""
-    return Access(user).read(path)
-
-
 # ------------------------------------------------------------ arguments
 
 class Args:
@@ -246,7 +241,8 @@ def parse_args(argv):
         sys.stdout.write(HELP_TEXT)
         return None
     if "--version" in o:
-        say("qmail-dkim-check (qmail-dkim) %s" % __version__)
+        from qmail_dkim.tools.cmdline import version_line
+        sys.stdout.write(version_line("qmail-dkim-check"))
         return None
     if len(rest) != 1:
         raise Usage("give one address or message file" if not rest
