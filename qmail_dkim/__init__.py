@@ -1,11 +1,17 @@
 """qmail-dkim: DKIM signing and verification with the qmail-queue interface.
 
-The behaviour is specified in man/qmail-dkim.8. Layers, top to bottom; a
-module imports only from its own layer or the ones below it, and nothing on
-the per-message path imports tools/ (tests/test_layout.py checks both, and
-that this map names every module):
+The behaviour is specified in man/qmail-dkim.8. Layers, top to bottom: the
+admin tools; the qmail shell; the modes' policy (sign/, verify/); what the
+shell and the modes share (config, spool, envelope, exits, outcome); the
+other protocols' mechanics (spf/, dmarc/, arc/); at the bottom the DKIM
+mechanics (dkim/) and our DNS client (dns/), each importing nothing of
+qmail_dkim outside itself. A module imports only from its own layer or the
+ones below it; below the shell nothing reads os.environ or takes the
+environment mapping (config turns it into settings objects); nothing on the
+per-message path imports tools/. tests/test_layout.py checks all of this,
+and that this map names every module.
 
-The qmail shell (fds, child, log line), the only code that sees os.environ:
+The qmail shell (fds, child, log line; it reads os.environ):
   main        the qmail-dkim command: one run, its errors, the exit code
   mode        which mode a run takes (MODES)
   child       running the queue program
