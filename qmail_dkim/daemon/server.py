@@ -289,6 +289,10 @@ class Rehearsal:
         st = os.stat(keyfile)
         _cache_key(b"K %d %d %d %d %s" % (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
                                           os.fsencode(keyfile)))
+        from qmail_dkim.dkim import privkey
+        cached = privkey.cache.get((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+        if cached is not None:       # its signature is never used: spare the RSA work
+            cached.fast = lambda hashobj: bytes(256)
 
     @staticmethod
     def _write(path, data):
