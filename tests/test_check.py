@@ -93,6 +93,24 @@ def test_user_in_group_can_read(public_home):
     assert "readable by nobody: yes" in out and last["result"] == "sign", out
 
 
+def test_domain_without_key_dir_unsigned_for_user(public_home):
+    """README step 5 with -u: a From: domain with no directory under
+    control/domainkeys is unsigned (qmail-dkim tries the next path and logs
+    "no key"); the check used to call the missing path existing and say
+    exit=55."""
+    rc, out, last = check(public_home, "-u", "nobody", "joe@example.org", RELAYCLIENT="")
+    assert rc == 2 and last == {"result": "unsigned", "reason": "no key for example.org"}, out
+    assert "key path: control/domainkeys/example.org/default - does not exist" in out
+
+
+def test_key_dir_not_searchable_counts_as_existing(public_home):
+    """A key directory the user may not search: qmail-dkim's stat gets EACCES,
+    counts the key as present and fails reading it (exit 55), so the check says so."""
+    (public_home / "control/domainkeys/example.com").chmod(0o700)
+    rc, out, last = check(public_home, "-u", "nobody", "joe@example.com", RELAYCLIENT="")
+    assert rc == 3 and last["exit"] == "55" and "search (x)" in last["reason"], out
+
+
 def test_dkimkeys_unreadable_by_user(public_home):
     """Issue: control/dkimkeys unreadable by qmaild makes qmail-dkim exit 55 on
     every message; the check used to say sign."""

@@ -152,6 +152,13 @@ class Access:
     def search(self, path):
         """None if the user can reach `path` (search permission on every
         directory above it, symbolic links followed), else the reason."""
+        return self._walk(path)[1]
+
+    def _walk(self, path):
+        """(missing, reason) for the directories above `path`, in the
+        kernel's order: missing is True when the first trouble is a
+        directory that does not exist (ENOENT for the user too), False when
+        it is one the user may not search or stat; (False, None) if none."""
         full = os.path.abspath(path)
         parts = full.split("/")
         for i in range(2, len(parts)):
@@ -159,15 +166,16 @@ class Access:
             try:
                 st = os.stat(p)
             except OSError as e:
-                return "%s: %s" % (p, e.strerror)
+                return (isinstance(e, (FileNotFoundError, NotADirectoryError)),
+                        "%s: %s" % (p, e.strerror))
             if not self._allowed(st, stat.S_IXOTH):
-                return self._denied(p, st, "search (x)")
+                return False, self._denied(p, st, "search (x)")
             real = os.path.realpath(p)
             if real != p:
-                why = self.search(os.path.join(real, "x"))
-                if why:
-                    return why
-        return None
+                found = self._walk(os.path.join(real, "x"))
+                if found[1]:
+                    return found
+        return False, None
 
     def _final(self, path, bit, what, missing_ok=False):
         why = self.search(path)
@@ -197,10 +205,13 @@ class Access:
 
     def exists(self, path):
         """keypath.file_exists as the user: a path it may not look at counts
-        as existing (qmail-dkim then fails reading it, with the reason)."""
+        as existing (qmail-dkim then fails reading it, with the reason); one
+        under a directory that does not exist does not (no key there: the
+        "%" rule tries the next path, as qmail-dkim does)."""
         from qmail_dkim.sign import keypath
-        if self.search(path):
-            return True
+        missing, why = self._walk(path)
+        if why:
+            return not missing
         return keypath.file_exists(path)
 
 
