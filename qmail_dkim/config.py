@@ -32,14 +32,16 @@ ME_MAX = 1024                   # octets read of control/me's first line
 
 # ------------------------------------------------------------- paths
 
-def qmailhome(env):
+def qmailhome(env, guess_cwd=True):
     """$QMAILHOME (the directory qmail-dkim runs in); unset: the current
     directory when it is a qmail home (it holds bin/qmail-queue or control/:
     qmail-smtpd's qmail.c has changed into its home before running us), else
-    /var/qmail (see DESCRIPTION)."""
+    /var/qmail (see DESCRIPTION). guess_cwd=False: unset is always /var/qmail
+    (qmail-dknewkey(8) and dkimtestkey(8), ENVIRONMENT: an admin runs them
+    from anywhere)."""
     if env.get("QMAILHOME"):
         return env["QMAILHOME"]
-    if os.path.exists("bin/qmail-queue") or os.path.isdir("control"):
+    if guess_cwd and (os.path.exists("bin/qmail-queue") or os.path.isdir("control")):
         return "."
     return DEFAULT_QMAILHOME
 
@@ -47,6 +49,12 @@ def qmailhome(env):
 def controldir(env):
     """$CONTROLDIR, default "control" (relative to $QMAILHOME)."""
     return env.get("CONTROLDIR") or DEFAULT_CONTROLDIR
+
+
+def control_home(env, guess_cwd=True):
+    """$QMAILHOME/$CONTROLDIR as a path usable from any directory ($CONTROLDIR
+    may be absolute); see qmailhome() for guess_cwd."""
+    return os.path.join(qmailhome(env, guess_cwd), controldir(env))
 
 
 def control_path(ctl, name):

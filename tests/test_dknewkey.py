@@ -421,3 +421,20 @@ def test_qmail_dknewkey_says_its_name(tmp_path):
                         "example.com", "nosuch"], capture_output=True, text=True,
                        env=dict(os.environ, QMAILHOME=str(tmp_path), PYTHONPATH=str(REPO)))
     assert r.returncode == 1 and r.stderr.startswith("qmail-dknewkey: "), r.stderr
+
+
+def test_qmailhome_unset_is_var_qmail_even_in_a_qmail_home(tmp_path, monkeypatch):
+    """qmail-dknewkey(8) and dkimtestkey(8), ENVIRONMENT: QMAILHOME defaults to
+    /var/qmail; unlike qmail-dkim they do not take the current directory for a
+    qmail home. CONTROLDIR is relative to QMAILHOME, or absolute."""
+    from qmail_dkim.tools import dkimtestkey
+    (tmp_path / "control").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert newkey.controldir({}) == "/var/qmail/control"
+    assert newkey.keydir({}, "example.com") == "/var/qmail/control/domainkeys/example.com"
+    assert dkimtestkey._default_keyfiles({}, "example.com", "s") == [
+        "/var/qmail/control/domainkeys/example.com/s", "/var/qmail/control/domainkeys/s"]
+    env = {"QMAILHOME": "/q", "CONTROLDIR": "/etc/ctl"}
+    assert newkey.controldir(env) == "/etc/ctl"
+    assert newkey.controldir({"QMAILHOME": "/q", "CONTROLDIR": "c2"}) == "/q/c2"
+    assert dkimtestkey._default_keyfiles(env, "d.example", "s")[1] == "/etc/ctl/domainkeys/s"

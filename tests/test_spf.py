@@ -99,12 +99,19 @@ def test_bad_client_address():
     assert r.result == "none" and "client address" in r.problem
 
 
+def _ar(m):
+    """The spf= clause the product writes for this MessageSpf
+    (verify/dmarcverify.spf_spec, fed as spf_check feeds it)."""
+    from qmail_dkim.verify.dmarcverify import SpfOutcome, spf_spec
+    return spf_spec(SpfOutcome(m.result, m.domain, m.smtp_mailfrom or None, m.smtp_helo or None))
+
+
 def test_message_mailfrom():
     m = spf_for_message("192.0.2.5", "user@Example.COM", "helo.example.net", lk(), dl())
     assert (m.result, m.identity, m.domain, m.smtp_mailfrom, m.smtp_helo) == \
         ("pass", "mailfrom", "example.com", "user@Example.COM", "helo.example.net")
     assert m.helo_result is None
-    assert m.ar_properties() == "smtp.mailfrom=user@Example.COM smtp.helo=helo.example.net"
+    assert _ar(m) == "spf=pass smtp.mailfrom=user@Example.COM smtp.helo=helo.example.net"
 
 
 def test_message_null_sender_uses_helo():
@@ -112,7 +119,7 @@ def test_message_null_sender_uses_helo():
         m = spf_for_message("203.0.113.5", null, "helo.example.net", lk(), dl())
         assert (m.result, m.identity, m.domain, m.smtp_mailfrom) == \
             ("pass", "helo", "helo.example.net", "")
-        assert m.ar_properties() == "smtp.helo=helo.example.net"
+        assert _ar(m) == "spf=pass smtp.helo=helo.example.net"
     m = spf_for_message("203.0.113.6", "", "helo.example.net", lk(), dl())
     assert m.result == "fail"
     m = spf_for_message("203.0.113.6", "", "", lk(), dl())
@@ -130,7 +137,7 @@ def test_message_check_helo():
 
 def test_ar_value_quoted():
     m = spf_for_message("192.0.2.5", "Macro Error@example.com", "h.example", lk(), dl())
-    assert m.ar_properties().startswith('smtp.mailfrom="Macro Error@example.com"')
+    assert _ar(m).startswith('spf=%s smtp.mailfrom="Macro Error@example.com" ' % m.result)
 
 
 @pytest.mark.parametrize("record", [

@@ -30,8 +30,9 @@ Authentication-Results (RFC 8601: smtp.mailfrom, smtp.helo) and DMARC need.
 * ``mailfrom_result`` / ``helo_result`` -- the SpfResult objects (helo_result
   is the same object as mailfrom_result for the null sender, None when the
   HELO identity was not evaluated)
-* ``ar_properties()`` -- "smtp.mailfrom=... smtp.helo=..." (the properties
-  present), values quoted as RFC 8601 needs
+
+The spf= Authentication-Results clause is built from these fields by
+verify/dmarcverify.spf_spec (the one implementation).
 """
 from qmail_dkim.spf.check import SpfResult, check_host, valid_domain
 from qmail_dkim.dkim.text import domain_key
@@ -54,28 +55,6 @@ class MessageSpf:
     @property
     def problem(self):
         return self.mailfrom_result.problem if self.mailfrom_result else ""
-
-    def ar_properties(self):
-        props = []
-        if self.smtp_mailfrom:
-            props.append("smtp.mailfrom=" + _ar_value(self.smtp_mailfrom))
-        if self.smtp_helo:
-            props.append("smtp.helo=" + _ar_value(self.smtp_helo))
-        return " ".join(props)
-
-
-_TOKEN_SPECIALS = set('()<>@,;:\\"/[]?= \t')
-
-
-def _ar_value(v):
-    """An RFC 8601 pvalue: a local-part@domain or a domain as is, else a
-    quoted string."""
-    local, at, dom = v.rpartition("@")
-    ok_chars = all(0x20 < ord(c) < 0x7F for c in v)
-    if ok_chars and not any(c in _TOKEN_SPECIALS for c in (dom if at else v)) \
-            and not any(c in '()<>,;:\\"[] \t' for c in local):
-        return v
-    return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _clean_sender(mailfrom):

@@ -27,7 +27,6 @@ import sys
 
 from qmail_dkim import config
 from qmail_dkim.dns import txt as dnstxt
-from qmail_dkim.dns import names as domainname
 from qmail_dkim.tools import zonetext as dnsrecord
 
 PROG = "dkimtestkey"
@@ -220,9 +219,8 @@ def _semantic_checks(rep, kr, rec):
 
 
 def _default_keyfiles(env, domain, selector):
-    qmailhome = env.get("QMAILHOME") or "/var/qmail"
-    controldir = env.get("CONTROLDIR") or "control"
-    base = os.path.join(qmailhome, controldir, "domainkeys")
+    # QMAILHOME default /var/qmail, not the current directory (ENVIRONMENT)
+    base = os.path.join(config.control_home(env, guess_cwd=False), "domainkeys")
     return [os.path.join(base, domain, selector), os.path.join(base, selector)]
 
 
@@ -283,21 +281,9 @@ def _fragments(rep, answer):
     return recs[:1]
 
 
-def _normalize_domain(domain):
-    d = domain.strip().rstrip(".")
-    if not d.isascii():
-        try:
-            d = d.encode("idna").decode("ascii")
-        except UnicodeError:
-            return None, "invalid domain %r" % domain
-    d = d.lower()
-    why = domainname.check(d)
-    return (None, why) if why else (d, None)
-
-
 def run(domain, selector, keyfile_path, verbose, env, out):
     rep = Report(out, verbose)
-    d, why = _normalize_domain(domain)
+    d, why = dnsrecord.key_domain(domain)
     if why:
         rep.problem("invalid domain %r: %s" % (domain, why))
         return EXIT_PROBLEM

@@ -23,8 +23,8 @@ import os
 import sys
 import tempfile
 
+from qmail_dkim import config
 from qmail_dkim.tools import zonetext as dnsrecord
-from qmail_dkim.dns import names as domainname
 
 # Installed twice: qmail-dknewkey (a name only we install: dkimpy puts its own
 # dknewkey into the same bin/, and a reinstall of dkimpy replaces ours) and
@@ -70,7 +70,8 @@ def warn(msg):
 
 
 def controldir(env):
-    return os.path.join(env.get("QMAILHOME") or "/var/qmail", env.get("CONTROLDIR") or "control")
+    """$QMAILHOME/$CONTROLDIR, QMAILHOME default /var/qmail (ENVIRONMENT)."""
+    return config.control_home(env, guess_cwd=False)
 
 
 def keydir(env, domain=None):
@@ -79,18 +80,9 @@ def keydir(env, domain=None):
 
 
 def normalize_domain(domain):
-    """Lowercase, IDN to A-label, host-name syntax (contract section 3): the
-    domain becomes a directory name under domainkeys/."""
-    d = domain.strip()
-    if d.endswith("."):
-        d = d[:-1]
-    if not d.isascii():
-        try:
-            d = d.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise UsageError("invalid domain %r" % domain)
-    d = d.lower()
-    why = domainname.check(d)
+    """-d domain as a directory name under domainkeys/ (qmail-dknewkey(8),
+    OPTIONS: lowercase, the A-label of an IDN, a host name); UsageError else."""
+    d, why = dnsrecord.key_domain(domain)
     if why:
         raise UsageError("invalid domain %r: %s" % (domain, why))
     return d

@@ -18,6 +18,9 @@ so any split is equivalent; this one keeps the short tags readable.
 """
 import re
 
+from qmail_dkim.dkim.text import to_alabel
+from qmail_dkim.dns import names as domainname
+
 MAX_STRING = 255
 DEFAULT_TINYDNS_TTL = 3600
 
@@ -51,6 +54,18 @@ def record_name(selector, domain=None):
     if domain:
         name += "." + domain
     return name
+
+
+def key_domain(domain):
+    """(domain, None): `domain` stripped, lowercase, without trailing dots,
+    an IDN as its A-label, a host name (dns.names.check: it becomes a
+    directory name under domainkeys/, see qmail-dknewkey(8) OPTIONS, -d);
+    else (None, the reason)."""
+    d = to_alabel(domain)
+    if d is None:
+        return None, "not convertible to an A-label"
+    why = domainname.check(d)
+    return (None, why) if why else (d, None)
 
 
 def check_name(name):
