@@ -113,8 +113,6 @@ def test_help_and_version(name):
     """Every command answers --help (usage, the man page to read, exit 0) and
     --version; qmail-dkim never takes --help for a queue program's name."""
     path = shutil.which(name, path=os.path.dirname(sys.executable))
-    if name == "qmail-dkimd":
-        pytest.skip("qmail-dkimd: another helper's command")
     p = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=30,
                        stdin=subprocess.DEVNULL)
     assert p.returncode == 0 and "usage: " in p.stdout, (p.returncode, p.stdout, p.stderr)
@@ -186,3 +184,33 @@ def test_readme_key_command_survives_dkimpy_reinstall(tmp_path):
     kd = home / "control/domainkeys/example.com"
     assert len(cmds) == 3 and "-r" in cmds[2].split()
     assert (kd / "2027").is_file() and not (kd / "default").exists()
+
+
+def _usage_forms(lines, prog):
+    """Usage lines as comparable text: the command's name as PROG, the
+    bracket spacing of man's [ ... ] and a trailing (comment) dropped."""
+    out = set()
+    for line in lines:
+        line = re.sub(r"\s{2,}\(.*\)$", "", line.strip())
+        line = re.sub(r"\s+", " ", line)
+        line = re.sub(r"\[\s+", "[", line)
+        line = re.sub(r"\s+\]", "]", line)
+        line = re.sub(r"\s+\.\.\.", "...", line)
+        out.add(line.replace(prog, "PROG", 1))
+    return out
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_help_usage_is_the_man_synopsis(name):
+    """The usage lines of --help and the man page's SYNOPSIS name the same
+    forms and options (README: every command answers --help)."""
+    path = shutil.which(name, path=os.path.dirname(sys.executable))
+    p = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=30,
+                       stdin=subprocess.DEVNULL)
+    text = p.stdout.split("usage: ", 1)[1].splitlines()
+    usage = [text[0]] + [l for l in text[1:] if l.startswith("       " + name + " ")]
+    page = man_page(name)
+    rc, rendered, _ = groff(page.read_text(), width=300)
+    syn = rendered.split("SYNOPSIS\n", 1)[1].split("\nDESCRIPTION", 1)[0]
+    syn = [l for l in syn.splitlines() if l.strip()]
+    assert _usage_forms(usage, name) == _usage_forms(syn, MAN_NAME.get(name, name)), (usage, syn)

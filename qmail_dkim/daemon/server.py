@@ -652,12 +652,27 @@ def _uid_of(name):
     return pwd.getpwnam(name).pw_uid
 
 
-USAGE = "usage: qmail-dkimd [-u account] [-a user,...] [-n maxworkers] [-p spares] socket"
+USAGE = "usage: qmail-dkimd [-u account] [-a user[,user...]] [-n maxworkers] [-p spares] socket"
+HELP = USAGE + """
+       qmail-dkimd --help | --version
+  -u account  run as this account (qmaild), started as root
+  -a users    also serve these users' connections (names or uids)
+  -n max      at most this many messages at once (default 64)
+  -p spares   workers forked ahead (default 2)
+qmail-dkim hands it the message when DKIMSOCKET=socket is set.
+See qmail-dkimd(8): man 8 qmail-dkimd
+"""
 
 
 def parse_args(argv):
     opts = {"user": None, "allow": [], "max": 64, "spares": 2, "path": None}
     args = list(argv)
+    if args in (["--help"], ["--version"]):
+        # every command answers --help and --version (README, step 1)
+        from qmail_dkim import __version__
+        sys.stdout.write(HELP if args[0] == "--help" else
+                         "qmail-dkimd (qmail-dkim) %s\n" % __version__)
+        raise SystemExit(0)
     while args:
         a = args.pop(0)
         if a in ("-u", "-a", "-n", "-p") and args:

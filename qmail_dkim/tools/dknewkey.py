@@ -1,7 +1,7 @@
 """dknewkey: make DKIM key pairs for qmail-dkim and print their DNS records.
 
     dknewkey [-t rsa|ed25519] [-b bits] [-d domain] [-g group] [-f] [-T|-e] selector [bits]
-    dknewkey -p [-d domain] [selector]
+    dknewkey -p [-T] [-d domain] [selector]
     dknewkey -r [-d domain] selector
 
 Files (QMAILHOME default /var/qmail, CONTROLDIR default control):
@@ -41,7 +41,7 @@ DIR_MODE = 0o755
 
 USAGE = """\
 usage: %(prog)s [-t rsa|ed25519] [-b bits] [-d domain] [-g group] [-f] [-T|-e] selector
-       %(prog)s -p [-d domain] [selector]
+       %(prog)s -p [-T] [-d domain] [selector]
        %(prog)s -r [-d domain] selector
        %(prog)s --help | --version
   -t type   key type: rsa (default) or ed25519
