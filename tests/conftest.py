@@ -101,6 +101,21 @@ def dead_port():
 
 
 @pytest.fixture
+def fake():
+    """fake(handler) starts a tests/fakedns.FakeDNS; all are closed after the test."""
+    from tests.fakedns import FakeDNS
+    servers = []
+
+    def make(handler):
+        s = FakeDNS(handler)
+        servers.append(s)
+        return s
+    yield make
+    for s in servers:
+        s.close()
+
+
+@pytest.fixture
 def queue_double(tmp_path):
     return QueueDouble(tmp_path / "qq")
 

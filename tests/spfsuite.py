@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.realparts.corpora import corpus_path
+from tests.realparts.nsd import quote_string
 
 SUITE_REL = Path("corpora") / "spf-rfc7208" / "rfc7208-tests.yml"
 
@@ -134,18 +135,6 @@ class MemoryDns:
 
 # ---------------------------------------------------------------- NSD zones
 
-def _quote(s: bytes) -> str:
-    out = []
-    for b in s:
-        if b in (0x22, 0x5C):
-            out.append("\\" + chr(b))
-        elif 0x20 <= b < 0x7F:
-            out.append(chr(b))
-        else:
-            out.append("\\%03d" % b)
-    return '"' + "".join(out) + '"'
-
-
 def _owner(name: str) -> str:
     # zone file owner names: escape what the master-file syntax gives meaning to
     out = []
@@ -198,6 +187,6 @@ def nsd_zones(zonedata: dict):
         for target in node.get("CNAME", []):
             lines.append("%s IN CNAME %s" % (_owner(name), _owner(target)))
         for strings in node.get("TXT", []):
-            chunks = [_quote(s[i:i + 255]) for s in strings for i in range(0, max(len(s), 1), 255)]
+            chunks = [quote_string(s[i:i + 255]) for s in strings for i in range(0, max(len(s), 1), 255)]
             lines.append("%s IN TXT %s" % (_owner(name), " ".join(chunks) or '""'))
     return {o: _zone_file(o, lines) for o, lines in zones.items()}, dead

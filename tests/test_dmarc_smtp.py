@@ -10,7 +10,6 @@ forwarder listed by address in control/dmarcforwarders, 127.0.0.4 one listed
 by host name suffix (PTR fwd.lists.example.net, which resolves back)."""
 import os
 import re
-import smtplib
 
 import pytest
 
@@ -19,7 +18,7 @@ from tests.qdkim import SAMPLE
 from tests.realparts.keys import cached_rsa_key
 from tests.realparts.nsd import NsdServer, txt_strings
 from tests.realparts.queue_double import QueueDouble
-from tests.realparts.smtp import lf_to_smtp
+from tests.realparts.smtp import smtp_send
 from tests.realparts.tools import require_tool
 
 RSA = cached_rsa_key(2048)
@@ -47,22 +46,8 @@ def zone():
 
 
 def send(ip, port, msg, mail_from="joe@example.com", rcpt="bob@example.net", helo="client.example.org"):
-    s = smtplib.SMTP(timeout=60, source_address=(ip, 0))
-    try:
-        s.connect("127.0.0.1", port)
-        s.ehlo(helo)
-        s.mail(mail_from)
-        s.rcpt(rcpt)
-        code, _ = s.docmd("DATA")
-        assert code == 354
-        s.send(lf_to_smtp(msg))
-        code, text = s.getreply()
-        return code, text.decode(errors="replace")
-    finally:
-        try:
-            s.quit()
-        except Exception:
-            pass
+    return smtp_send("127.0.0.1", port, mail_from, [rcpt], msg, helo=helo, timeout=60,
+                     source=ip, early_refusal_ok=False)
 
 
 def ar(msg):

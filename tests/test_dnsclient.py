@@ -1,6 +1,6 @@
 """dns.client: the generic lookup (A, AAAA, MX, PTR, TXT) against NSD, each
 answer cross-checked with dnspython asking the same server; statuses, TCP
-fallback and the deadline through the in-process fake server of test_dnstxt."""
+fallback and the deadline through the in-process fake server (tests/fakedns.py)."""
 import time
 
 import dns.message
@@ -14,7 +14,6 @@ from qmail_dkim.dns import client
 from qmail_dkim.dns import txt as dnstxt
 from tests.realparts.nsd import NsdServer, zone_text
 from tests.realparts.tools import require_tool
-from tests.test_dnstxt import FakeDNS  # noqa: F401  (the fake server)
 
 RECORDS = [
     "@ IN MX 10 mx1",
@@ -121,19 +120,6 @@ def test_unknown_type_is_an_error():
 def test_invalid_name_nxdomain():
     a = client.lookup("a..b", "A", dnstxt.DnsSettings("127.0.0.1:1"), timeout=1)
     assert a.status == "nxdomain" and "invalid name" in a.error
-
-
-@pytest.fixture
-def fake():
-    servers = []
-
-    def make(handler):
-        s = FakeDNS(handler)
-        servers.append(s)
-        return s
-    yield make
-    for s in servers:
-        s.close()
 
 
 def test_deadline_and_timeout(fake):

@@ -2,7 +2,6 @@
 mailfront: the local host signs, everybody else is verified with
 DKIMVERIFY="FGHIKLMNOQRTUVWjp"."""
 import os
-import smtplib
 
 import pytest
 
@@ -10,7 +9,7 @@ from tests.realparts import verifiers
 from tests.realparts.keys import cached_rsa_key
 from tests.realparts.nsd import NsdServer, txt_rr
 from tests.realparts.queue_double import QueueDouble
-from tests.realparts.smtp import lf_to_smtp
+from tests.realparts.smtp import smtp_send
 from tests.realparts.tools import require_tool
 from tests import qdkim
 from tests.qdkim import SAMPLE
@@ -23,22 +22,8 @@ OTHER = cached_rsa_key(2048, 5)
 
 def send_from(ip, port, msg, rcpt="bob@example.net"):
     """SMTP from a chosen loopback source address (127.0.0.2 is 'the Internet')."""
-    s = smtplib.SMTP(timeout=60, source_address=(ip, 0))
-    try:
-        s.connect("127.0.0.1", port)
-        s.ehlo("client.example.org")
-        s.mail("joe@example.com")
-        s.rcpt(rcpt)
-        code, _ = s.docmd("DATA")
-        assert code == 354
-        s.send(lf_to_smtp(msg))
-        code, text = s.getreply()
-        return code, text.decode(errors="replace")
-    finally:
-        try:
-            s.quit()
-        except Exception:
-            pass
+    return smtp_send("127.0.0.1", port, "joe@example.com", [rcpt], msg, helo="client.example.org",
+                     timeout=60, source=ip, early_refusal_ok=False)
 
 
 @pytest.fixture

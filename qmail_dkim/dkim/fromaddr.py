@@ -118,8 +118,8 @@ def _domain_of_addr(addr):
     return "".join(addr[at + 1:].split())   # obsolete FWS around dots
 
 
-def first_address(value):
-    """The first addr-spec in a From: value (text, unfolded), or None."""
+def _addresses(value):
+    """The addr-specs with an '@' in a From: value (text, unfolded), in order."""
     s = _strip_comments(value)
     for part, sep in _split_top(s, ",;"):
         # A group: "display-name: mailbox, mailbox;"
@@ -128,21 +128,20 @@ def first_address(value):
             part = ":".join(p for p, _ in sub[1:])
         addr = _addr_of_mailbox(part)
         if addr and "@" in addr:
-            return addr
-    return None
+            yield addr
+
+
+def first_address(value):
+    """The first addr-spec in a From: value (text, unfolded), or None."""
+    return next(_addresses(value), None)
 
 
 def all_domains(value):
     """The domains (A-labels, lowercase) of every address in a From: value
     (text, unfolded), in order; addresses without a usable domain skipped."""
     out = []
-    s = _strip_comments(value)
-    for part, sep in _split_top(s, ",;"):
-        sub = _split_top(part, ":")
-        if len(sub) > 1 and "@" not in sub[0][0] and "<" not in sub[0][0]:
-            part = ":".join(p for p, _ in sub[1:])
-        addr = _addr_of_mailbox(part)
-        dom = _domain_of_addr(addr) if addr and "@" in addr else None
+    for addr in _addresses(value):
+        dom = _domain_of_addr(addr)
         a = to_alabel(dom) if dom else None
         if a:
             out.append(a)

@@ -47,11 +47,18 @@ _B64 = re.compile(rb"^[A-Za-z0-9+/]*={0,2}$")
 _WS = re.compile(rb"[ \t\r\n]+")
 
 
-class KeyRecordError(Exception):
+class LetterError(Exception):
+    """A verify-mode letter (qmail-dkim(8), VERIFICATION) and the reason:
+    the base of KeyRecordError and dkim.verifier.Invalid."""
+
     def __init__(self, letter, reason):
         super().__init__(reason)
         self.letter = letter
         self.reason = reason
+
+
+class KeyRecordError(LetterError):
+    pass
 
 
 def _colon_list(value):

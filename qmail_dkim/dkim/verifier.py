@@ -55,7 +55,7 @@ from qmail_dkim.dkim.bodyhash import BodyHasher, hash_bodies
 from qmail_dkim.dkim.lib import dkim
 import dkim.util  # noqa: E402 - tag-list parsing (imports logging; verify path only)
 from qmail_dkim.dkim.text import domain_key, short
-from qmail_dkim.dkim.keyrecord import KeyRecordError, b64decode_strict, parse_key_record
+from qmail_dkim.dkim.keyrecord import KeyRecordError, LetterError, b64decode_strict, parse_key_record
 
 MAX_SIGNATURES = 10
 REQUIRED = (b"v", b"a", b"b", b"bh", b"d", b"h", b"s")
@@ -68,11 +68,8 @@ _DIGITS = re.compile(rb"^[0-9]{1,40}$")
 _L_DIGITS = re.compile(rb"^[0-9]{1,76}$")
 
 
-class Invalid(Exception):
-    def __init__(self, letter, reason):
-        super().__init__(reason)
-        self.letter = letter
-        self.reason = reason
+class Invalid(LetterError):
+    pass
 
 
 class SigResult:

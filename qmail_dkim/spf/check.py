@@ -389,9 +389,10 @@ class _Check:
         if self.voids > MAX_VOID:
             raise PermError("more than %d void lookups" % MAX_VOID)
 
-    def _addresses(self, name, void=True):
-        """A (IPv4 client) or AAAA (IPv6 client) at name -> [int]."""
-        qtype = "A" if self.ver == 4 else "AAAA"
+    def _records(self, name, qtype, void=True):
+        """The records of one lookup; TempError on a temporary failure; no
+        record (NXDOMAIN or no data) is [] and, with void, a void lookup
+        (section 4.6.4)."""
         ans = self._dns(name, qtype)
         if ans.status == "temp":
             raise TempError("%s %s: %s" % (name, qtype, ans.error or "temporary DNS failure"))
@@ -399,8 +400,12 @@ class _Check:
             if void:
                 self._void()
             return []
+        return ans.records
+
+    def _addresses(self, name, void=True):
+        """A (IPv4 client) or AAAA (IPv6 client) at name -> [int]."""
         out = []
-        for rec in ans.records:
+        for rec in self._records(name, "A" if self.ver == 4 else "AAAA", void):
             try:
                 ver, n = parse_ip(rec)
             except (ValueError, OSError):
@@ -509,10 +514,7 @@ class _Check:
         if not valid_domain(domain):
             return "none", "", None, domain
         domain = domain.rstrip(".")
-        ans = self._dns(domain, "TXT")
-        if ans.status == "temp":
-            raise TempError("%s TXT: %s" % (domain, ans.error or "temporary DNS failure"))
-        record = select_record(ans.records if ans.status == "ok" else [])
+        record = select_record(self._records(domain, "TXT", void=False))
         if record is None:
             return "none", "", None, domain
         directives, redirect, exp = parse_record(record)
@@ -559,15 +561,10 @@ class _Check:
         if name == "a":
             return self._match_addresses(self._addresses(target), t)
         if name == "mx":
-            ans = self._dns(target, "MX")
-            if ans.status == "temp":
-                raise TempError("%s MX: %s" % (target, ans.error or "temporary DNS failure"))
-            if ans.status != "ok" or not ans.records:
-                self._void()
-                return False
-            if len(ans.records) > MAX_MX:
+            records = self._records(target, "MX")
+            if len(records) > MAX_MX:
                 raise PermError("%s has more than %d MX records" % (target, MAX_MX))
-            for _, host in sorted(ans.records):
+            for _, host in sorted(records):
                 host = host.rstrip(".")
                 if not host:
                     continue            # null MX (RFC 7505)
@@ -583,13 +580,7 @@ class _Check:
                 return False
             return self._validated(names, target, True) is not None
         if name == "exists":
-            ans = self._dns(target, "A")
-            if ans.status == "temp":
-                raise TempError("%s A: %s" % (target, ans.error or "temporary DNS failure"))
-            if ans.status != "ok" or not ans.records:
-                self._void()
-                return False
-            return True
+            return bool(self._records(target, "A"))
         raise PermError("unknown mechanism %r" % t.text)
 
     def explain(self, exp, domain, default):

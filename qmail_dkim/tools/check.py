@@ -24,6 +24,7 @@ import sys
 
 from qmail_dkim import config, exits, logline, mode as modes
 from qmail_dkim.exits import QmailDkimExit
+from qmail_dkim.tools.cmdline import group_name, user_name
 from qmail_dkim.config import qmailhome as qmail_home
 
 # EXIT CODES (qmail-dkim-check(8)).
@@ -146,7 +147,7 @@ class Access:
     def _denied(self, path, st, what):
         u = self.user
         return ("%s has mode %03o owner %s group %s; %s (uid %d gid %d) lacks %s permission"
-                % (path, stat.S_IMODE(st.st_mode), _owner(st.st_uid), _group(st.st_gid),
+                % (path, stat.S_IMODE(st.st_mode), user_name(st.st_uid), group_name(st.st_gid),
                    u.pw_name, u.pw_uid, u.pw_gid, what))
 
     def search(self, path):
@@ -213,21 +214,6 @@ class Access:
         if why:
             return not missing
         return keypath.file_exists(path)
-
-
-def _owner(uid):
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
-
-
-def _group(gid):
-    import grp
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
 
 
 # ------------------------------------------------------------ arguments

@@ -1,5 +1,6 @@
-"""--help and --version for every command: the usage, the man page to read,
-exit 0 (each command's own usage text lives with the command)."""
+"""What the commands share: --help and --version (the usage, the man page to
+read, exit 0; each command's own usage text lives with the command), and a
+user or group id as a name for their messages."""
 import sys
 
 from qmail_dkim import __version__
@@ -27,3 +28,21 @@ def qmail_dkim(arg, out=None):
     out = out or sys.stdout
     out.write(QMAIL_DKIM_USAGE if arg == "--help" else version_line("qmail-dkim"))
     return 0
+
+
+def user_name(uid):
+    """The user name of `uid`, else the number as text."""
+    import pwd
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def group_name(gid):
+    """The group name of `gid`, else the number as text."""
+    import grp
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)

@@ -25,6 +25,7 @@ import tempfile
 
 from qmail_dkim import config
 from qmail_dkim.tools import zonetext as dnsrecord
+from qmail_dkim.tools.cmdline import group_name
 
 # Installed twice: qmail-dknewkey (a name only we install: dkimpy puts its own
 # dknewkey into the same bin/, and a reinstall of dkimpy replaces ours) and
@@ -108,15 +109,8 @@ def _resolve_group(group, explicit):
         raise Failure("no such group %r" % group)
     warn("group %r does not exist here; the private key keeps the group %s "
          "(give -g with the group qmail-smtpd runs with, or qmail-dkim cannot read it)"
-         % (group, _group_name(os.getegid())))
+         % (group, group_name(os.getegid())))
     return None
-
-
-def _group_name(gid):
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
 
 
 def _makedirs(path):
@@ -151,7 +145,7 @@ def _write_atomic(path, data, mode, gid=None, force=False):
             try:
                 os.fchown(fd, -1, gid)
             except OSError as e:
-                warn("cannot give %s to group %s: %s" % (path, _group_name(gid), e.strerror))
+                warn("cannot give %s to group %s: %s" % (path, group_name(gid), e.strerror))
         with os.fdopen(fd, "wb") as f:
             fd = None
             f.write(data)

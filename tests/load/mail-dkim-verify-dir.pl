@@ -16,7 +16,9 @@
 # ("-" when the message has no signature).  Exit 0 unless DIR cannot be read.
 use strict;
 use warnings;
-use Net::DNS;
+use FindBin;
+use lib "$FindBin::Bin/../realparts";
+use LocalNsd;
 use Mail::DKIM::DNS;
 use Mail::DKIM::Verifier;
 
@@ -28,18 +30,7 @@ if (defined $shard) {
     ($k, $n) = $shard =~ m{^(\d+)/(\d+)$} or die "bad shard '$shard' (want K/N)\n";
 }
 
-my $res = Net::DNS::Resolver->new(
-    nameservers => ['127.0.0.1'],
-    port        => $port,
-    recurse     => 0,
-    retrans     => 1,
-    retry       => 1,
-    udp_timeout => $timeout,
-    tcp_timeout => $timeout,
-    searchlist  => [],
-    defnames    => 0,
-    dnsrch      => 0,
-);
+my $res = LocalNsd::resolver($port, $timeout);
 $res->udppacketsize(4096);
 Mail::DKIM::DNS::resolver($res);
 

@@ -6,7 +6,9 @@
 # result_detail, domain, selector, algorithm, identity, canonicalization, body_count}]}
 use strict;
 use warnings;
-use Net::DNS;
+use FindBin;
+use lib $FindBin::Bin;
+use LocalNsd;
 use JSON::PP;
 use Mail::DKIM::DNS;
 use Mail::DKIM::Verifier;
@@ -14,18 +16,7 @@ use Mail::DKIM::Verifier;
 my $port    = shift @ARGV or die "usage: $0 PORT [TIMEOUT] < message\n";
 my $timeout = shift @ARGV || 3;
 
-my $res = Net::DNS::Resolver->new(
-    nameservers => ['127.0.0.1'],
-    port        => $port,
-    recurse     => 0,
-    retrans     => 1,
-    retry       => 1,
-    udp_timeout => $timeout,
-    tcp_timeout => $timeout,
-    searchlist  => [],
-    defnames    => 0,
-    dnsrch      => 0,
-);
+my $res = LocalNsd::resolver($port, $timeout);
 $res->udppacketsize(4096);    # EDNS0: whole 4096-bit key records over UDP
 Mail::DKIM::DNS::resolver($res);
 

@@ -7,24 +7,15 @@
 # the result code (pass, fail, softfail, neutral, none, permerror, temperror).
 use strict;
 use warnings;
-use Net::DNS;
+use FindBin;
+use lib $FindBin::Bin;
+use LocalNsd;
 use Mail::SPF;
 
 my $port    = shift @ARGV or die "usage: $0 PORT [TIMEOUT] < cases\n";
 my $timeout = shift @ARGV || 3;
 
-my $res = Net::DNS::Resolver->new(
-    nameservers => ['127.0.0.1'],
-    port        => $port,
-    recurse     => 0,
-    retrans     => 1,
-    retry       => 1,
-    udp_timeout => $timeout,
-    tcp_timeout => $timeout,
-    searchlist  => [],
-    defnames    => 0,
-    dnsrch      => 0,
-);
+my $res = LocalNsd::resolver($port, $timeout);
 my $server = Mail::SPF::Server->new(dns_resolver => $res);
 $| = 1;
 while (my $line = <STDIN>) {

@@ -39,7 +39,8 @@ BROKEN_ZONE_TEXT = "this is not a zone file !!!\n"
 
 # ---------------------------------------------------------------- zone text
 
-def _quote_chunk(chunk: bytes) -> str:
+def quote_string(chunk: bytes) -> str:
+    """One character-string (at most 255 octets) in zone file syntax."""
     out = []
     for b in chunk:
         if b in (0x22, 0x5C):          # " and backslash
@@ -56,7 +57,7 @@ def txt_strings(value: str | bytes) -> str:
     data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
     if not data:
         return '""'
-    return " ".join(_quote_chunk(data[i:i + 255]) for i in range(0, len(data), 255))
+    return " ".join(quote_string(data[i:i + 255]) for i in range(0, len(data), 255))
 
 
 def txt_rr(name: str, value: str | bytes, ttl: int | None = None) -> str:

@@ -82,24 +82,32 @@ def crlf_to_smtp(message: bytes) -> bytes:
 
 def smtp_send(host: str, port: int, mail_from: str, rcpts: Iterable[str], message: bytes, *,
               lf_form: bool = True, helo: str = "client.example.net", timeout: float = 30.0,
+              source: str | None = None, early_refusal_ok: bool = True,
               ) -> tuple[int, str]:
     """One SMTP transaction. Returns the reply that decided it: the first failing
     MAIL/RCPT reply (all RCPTs are tried; if none is accepted, the last refusal), the
     DATA (354) refusal, or the final reply after the message. Never raises for SMTP
-    replies; raises OSError/smtplib.SMTPServerDisconnected for connection trouble."""
-    s = smtplib.SMTP(timeout=timeout)
+    replies; raises OSError/smtplib.SMTPServerDisconnected for connection trouble.
+    ``source``: the loopback address to connect from (127.0.0.2 is 'the Internet' in
+    tcprules files). ``early_refusal_ok=False``: a refusal before the message (connect,
+    HELO, MAIL, any RCPT, DATA) is an AssertionError: the verdict must come after it."""
+    def early(code, msg):
+        assert early_refusal_ok, ("refused before the message", code, msg)
+        return code, msg.decode(errors="replace") if isinstance(msg, bytes) else msg
+
+    s = smtplib.SMTP(timeout=timeout, source_address=(source, 0) if source else None)
     try:
         code, msg = s.connect(host, port)
         if code != 220:
-            return code, msg.decode(errors="replace")
+            return early(code, msg)
         code, msg = s.ehlo(helo)
         if code != 250:
             code, msg = s.helo(helo)
             if code != 250:
-                return code, msg.decode(errors="replace")
+                return early(code, msg)
         code, msg = s.mail(mail_from)
         if code != 250:
-            return code, msg.decode(errors="replace")
+            return early(code, msg)
         accepted = 0
         last_refusal = None
         for r in rcpts:
@@ -107,13 +115,14 @@ def smtp_send(host: str, port: int, mail_from: str, rcpts: Iterable[str], messag
             if code in (250, 251):
                 accepted += 1
             else:
+                early(code, msg)
                 last_refusal = (code, msg.decode(errors="replace"))
         if not accepted:
             return last_refusal or (503, "no recipients given")
         s.putcmd("data")
         code, msg = s.getreply()
         if code != 354:
-            return code, msg.decode(errors="replace")
+            return early(code, msg)
         payload = lf_to_smtp(message) if lf_form else crlf_to_smtp(message)
         s.send(payload)
         code, msg = s.getreply()
