@@ -111,6 +111,19 @@ def test_key_dir_not_searchable_counts_as_existing(public_home):
     assert rc == 3 and last["exit"] == "55" and "search (x)" in last["reason"], out
 
 
+def test_dkimkeys_rule_shown(home):
+    """The control/dkimkeys line that chose the key, with its variables
+    when it has any, and no trailing blank when it has none."""
+    (home / "control/dkimkeys").write_text(
+        "example.com:control/domainkeys/example.com/default\n"
+        "example.org:control/domainkeys/example.com/default:DKIMSIGNOPTIONS=-z 2\n")
+    rc, out, last = check(home, "joe@example.com", RELAYCLIENT="")
+    assert "\ncontrol/dkimkeys: chose control/domainkeys/example.com/default\n" in out, out
+    rc, out, last = check(home, "joe@example.org", RELAYCLIENT="")
+    assert ("\ncontrol/dkimkeys: chose control/domainkeys/example.com/default DKIMSIGNOPTIONS=-z 2\n"
+            in out), out
+
+
 def test_dkimkeys_unreadable_by_user(public_home):
     """Issue: control/dkimkeys unreadable by qmaild makes qmail-dkim exit 55 on
     every message; the check used to say sign."""

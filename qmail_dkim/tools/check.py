@@ -506,8 +506,8 @@ def show_plan(p, looked, access):
     say("domain: %s%s" % (p.domain, "" if p.domain == p.from_domain
                           else " (From: domain %s)" % p.from_domain))
     if p.dkimkeys_rule:
-        say("control/dkimkeys: chose %s %s" % (p.dkimkeys_rule[0], " ".join(
-            "%s=%s" % kv for kv in sorted(p.dkimkeys_rule[1].items()))))
+        say(" ".join(["control/dkimkeys: chose", p.dkimkeys_rule[0]] + [
+            "%s=%s" % kv for kv in sorted(p.dkimkeys_rule[1].items())]))
     show_paths(looked, {j.resolution.path for j in p.jobs})
     for job in p.jobs:
         key, res = job.key, job.resolution
