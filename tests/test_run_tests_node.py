@@ -1,7 +1,11 @@
 """./run-tests says what to install when npm or Node.js 20 is missing
-(it used to die with "line 25: /usr/bin/npm: Permission denied")."""
+(it used to die with "line 25: /usr/bin/npm: Permission denied"), installs
+only the Debian packages that are missing, and without root says which."""
 import os
+import pwd
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -45,3 +49,65 @@ def test_run_tests_asks_before_npm_install():
     text = (ROOT / "run-tests").read_text()
     assert text.index(".ci/need-node") < text.index("npm install")
     assert os.access(NEED_NODE, os.X_OK)
+
+
+def _fake_dpkg(tmp, missing, apt_log):
+    """A bin/ with dpkg-query answering 'installed' for every package but
+    `missing`, and an apt-get that records its arguments."""
+    b = tmp / "fakebin"
+    b.mkdir()
+    (b / "dpkg-query").write_text(
+        "#!/bin/sh\n# the last argument is the package\n"
+        "for p; do :; done\n"
+        "case \" %s \" in *\" $p \"*) exit 1;; esac\n"
+        "printf 'install ok installed'\n" % " ".join(missing))
+    (b / "apt-get").write_text("#!/bin/sh\necho \"$*\" >> %s\n" % apt_log)
+    for f in ("dpkg-query", "apt-get"):
+        (b / f).chmod(0o755)
+    return b
+
+
+def _run_tests_copy(d, fakebin):
+    """run-tests up to its venv step: PYTHON=false stops it there (exit 1)."""
+    shutil.copy(ROOT / "run-tests", d / "run-tests")
+    return [str(d / "run-tests")], {"PATH": "%s:/usr/bin:/bin" % fakebin, "PYTHON": "false"}
+
+
+def test_run_tests_installs_only_missing_packages(tmp_path):
+    log = tmp_path / "apt.log"
+    b = _fake_dpkg(tmp_path, [], log)
+    cmd, env = _run_tests_copy(tmp_path, b)
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert "nothing to install" in p.stdout and "== venv" in p.stdout, (p.stdout, p.stderr)
+    assert not log.exists()
+    if os.getuid() != 0:
+        pytest.skip("the apt-get step as root")
+    (tmp_path / "fakebin").rename(tmp_path / "old")
+    b = _fake_dpkg(tmp_path, ["nsd", "tinydns"], log)
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert "== apt-get install: nsd tinydns" in p.stdout, (p.stdout, p.stderr)
+    assert log.read_text().splitlines() == ["update -qq",
+                                            "install -y -qq --no-install-recommends nsd tinydns"]
+
+
+def test_run_tests_without_root_names_missing_packages():
+    """Not root and no sudo: run-tests says which packages root must install
+    (instead of 'sudo: command not found')."""
+    if shutil.which("sudo"):
+        pytest.skip("sudo is installed here")
+    d = Path(tempfile.mkdtemp(prefix="qdkim-runtests-"))
+    try:
+        d.chmod(0o755)
+        log = d / "apt.log"
+        b = _fake_dpkg(d, ["nsd"], log)
+        cmd, env = _run_tests_copy(d, b)
+        if os.getuid() == 0:
+            nobody = pwd.getpwnam("nobody")
+            cmd = ["setpriv", "--reuid=%d" % nobody.pw_uid, "--regid=%d" % nobody.pw_gid,
+                   "--clear-groups"] + cmd
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+        assert p.returncode == 1 and "only root can install them (no sudo here): nsd" in p.stderr, \
+            (p.stdout, p.stderr)
+        assert "== venv" not in p.stdout and not log.exists()
+    finally:
+        shutil.rmtree(d)
