@@ -635,3 +635,10 @@ def test_no_spares_forks_per_connection(home):
         assert "spares=0" in d.log() and _children(d.pid) == []
         r = run(home, dict(RELAY, DKIMSOCKET=d.socket))
         assert r.rc == 0 and r.stored[0].info["ppid"] != r.pid and "result=signed" in r.log
+
+
+def test_hello_must_name_a_worker():
+    assert dclient._parse_hello(b"QDKIMD1 1234\n") == 1234
+    for bad in (b"QDKIMD1 0\n", b"QDKIMD1 1\n", b"QDKIMD1 -5\n", b"QDKIMD1 12", b"QDKIMD2 12\n",
+                b"QDKIMD1 12 13\n", b""):
+        assert dclient._parse_hello(bad) is None, bad

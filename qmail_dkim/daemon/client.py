@@ -109,7 +109,9 @@ def delegate(path, env=None):
 def _parse_hello(hello):
     parts = hello.split(b" ")
     if len(parts) == 2 and parts[0] == MAGIC and parts[1][-1:] == b"\n" and parts[1][:-1].isdigit():
-        return int(parts[1][:-1])
+        pid = int(parts[1][:-1])
+        if pid > 1:              # a process group we may kill (never 0: our own)
+            return pid
     return None
 
 
