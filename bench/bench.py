@@ -227,6 +227,18 @@ def baseline_tree(work, rev):
 
 # ------------------------------------------------------------------ qmail-dkimd
 
+def _terminate(p):
+    """SIGTERM a server we started, SIGKILL after 5 s; wait for it."""
+    if p is None or p.poll() is not None:
+        return
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait(timeout=5)
+
+
 class Dkimd:
     """qmail-dkimd (the one next to qmail-dkim's Python) on a socket in the
     work directory; stopped by its pid. Run as root, the benchmark starts it
@@ -287,16 +299,7 @@ class Dkimd:
                 % (pid, st.get("VmRSS", "?").strip(), st.get("VmHWM", "?").strip(), pss))
 
     def stop(self):
-        p = self.proc
-        if p is None:
-            return
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=5)
+        _terminate(self.proc)
         self.proc = None
 
 
@@ -403,13 +406,7 @@ class Nsd:
         p = self.proc
         if p is None:
             return
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=5)
+        _terminate(p)
         try:
             os.killpg(p.pid, signal.SIGKILL)      # the group nsd -d made for its children
         except (ProcessLookupError, PermissionError):
