@@ -132,12 +132,6 @@ def home_factory(tmp_path_factory):
 
 
 @pytest.fixture
-def qmail_home(home):
-    """Old name of ``home``, kept until every test says ``home``."""
-    return home
-
-
-@pytest.fixture
 def smtp_front_factory(tmp_path_factory):
     started: list[SmtpFront] = []
 
