@@ -111,3 +111,31 @@ def test_run_tests_without_root_names_missing_packages():
         assert "== venv" not in p.stdout and not log.exists()
     finally:
         shutil.rmtree(d)
+
+
+def test_run_tests_npm_cache_when_home_is_not_writable(tmp_path):
+    """qmaild's home (/var/qmail) is not writable: npm gets its cache in
+    .ci/node, and npm's errors are not silenced (run-tests used to exit 1
+    without a word)."""
+    log = tmp_path / "npm.log"
+    b = _fake_dpkg(tmp_path, [], tmp_path / "apt.log")
+    (b / "npm").write_text('#!/bin/sh\necho "cache=$npm_config_cache args=$*" > %s\n'
+                           'echo "npm error: no cache" >&2\nexit 1\n' % log)
+    (b / "npm").chmod(0o755)
+    cmd, env = _run_tests_copy(tmp_path, b)
+    (tmp_path / ".ci").mkdir()
+    (tmp_path / ".ci/need-node").write_text("#!/bin/sh\nexit 0\n")
+    (tmp_path / ".venv/bin").mkdir(parents=True)
+    for f in ("python", "pip"):
+        (tmp_path / ".venv/bin" / f).write_text("#!/bin/sh\nexit 0\n")
+    for f in (".ci/need-node", ".venv/bin/python", ".venv/bin/pip"):
+        (tmp_path / f).chmod(0o755)
+    env["HOME"] = str(tmp_path / "nonexistent")
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "npm error: no cache" in p.stderr, (p.stdout, p.stderr)
+    line = log.read_text()
+    assert line.startswith("cache=%s/.ci/node/.npm-cache " % tmp_path), line
+    assert "--silent" not in line and "--loglevel=error" in line
+    env["HOME"] = str(tmp_path)
+    subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert log.read_text().startswith("cache= "), log.read_text()
