@@ -440,7 +440,10 @@ class LoadRun:
         (home / "bin").mkdir(parents=True)
         (home / "control/domainkeys").mkdir(parents=True)
         (home / "tmp").mkdir()
-        os.symlink(qmail_dkim, home / "bin/qmail-dkim")
+        # the command itself frozen too: reinstalling the venv during a run
+        # (pip rewrites its scripts) must not leave a moment without it
+        shutil.copy2(qmail_dkim, self.code / "qmail-dkim")
+        os.symlink(self.code / "qmail-dkim", home / "bin/qmail-dkim")
         self.spool.mkdir()
         for s in range(SHARDS):
             (self.spool / str(s)).mkdir()
