@@ -551,6 +551,9 @@ def test_readme_steps_under_supervise(require_tool, home):
     base = Path(tempfile.mkdtemp(prefix="qmail-dkimd-supervise-"))
     os.chmod(base, 0o755)
     socket_path = base / "run" / "socket"
+    if not ROOT:
+        # only root makes the socket's directory (qmail-dkimd(8), -u)
+        socket_path.parent.mkdir(mode=0o700)
     logdir = base / "log"
     logdir.mkdir()
     give(logdir)
