@@ -148,6 +148,20 @@ def test_t_y_says_so(home, tmp_path):
     assert "t=y" in ar(o) and "policy.dmarc=quarantine" in ar(o)
 
 
+@pytest.mark.parametrize("dmarc,dis", [
+    ("v=DMARC1; p=quarantine", "quarantine"),
+    ("v=DMARC1; p=reject; t=y", "quarantine"),       # lowered to quarantine: still filed as such
+    ("v=DMARC1; p=quarantine; t=y", "none"),         # lowered to none
+])
+def test_t_y_disposition_is_the_policy_in_effect(home, tmp_path, dmarc, dis):
+    """dis= / disposition= (RFC 9990) is what was done with the message: a
+    quarantine policy in effect, t=y or not, is delivered with the verdict."""
+    o = run(tmp_path, SPOOF, {"DMARCVERIFY": "R", "SPFRESULT": "none"}, dmarc=dmarc)
+    assert o.exit_code is None
+    assert dict(o.log)["disposition"] == dis
+    assert "dis=%s" % dis in ar(o)
+
+
 def test_temperror_letter(home, tmp_path):
     o = run(tmp_path, SPOOF, {"DMARCVERIFY": "Rt", "SPFRESULT": "none"}, dmarc=answer("temp"))
     assert o.exit_code == exits.REJECT_TEMP and dict(o.log)["dmarc"] == "temperror"

@@ -409,8 +409,11 @@ def check(dset, fields, sigs, lookup, deadline, read_envelope, spf_lookup=None, 
         disposition = "reject"
     elif code == exits.REJECT_TEMP:
         disposition = "defer"
-    elif res.result == "fail" and res.policy in ("reject", "quarantine") and not override:
-        disposition = "quarantine"      # delivered with the verdict in the headers
+    elif (res.result == "fail" and res.policy in ("reject", "quarantine")
+          and (not override or override[0] == "policy_test_mode")):
+        # delivered with the verdict in the headers; t=y only chose the
+        # policy in effect, it did not set it aside
+        disposition = "quarantine"
         if res.policy == "reject":
             override = ("local_policy", "R not in DMARCVERIFY: delivered with the verdict")
     else:
