@@ -50,7 +50,7 @@ def is_self(path, me=None):
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
-def run(argv, env, prepend, spool, drop=(), envelope=None, tmpdir="/tmp"):
+def run(argv, env, prepend, spool, drop=(), envelope=None):
     """Run the queue program; return its exit status (or our own code, EXIT CODES)."""
     global current_pid
     prog = _which(argv[0], env)

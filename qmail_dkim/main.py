@@ -118,7 +118,7 @@ def _process(run, argv, env):
         run.enhanced = outcome.enhanced
         return outcome.exit_code
     code = child.run(child.queue_argv(argv, env), env, outcome.prepend, run.spool,
-                     outcome.drop, envelope, tmpdir)
+                     outcome.drop, envelope)
     run.from_child = True
     return code
 
