@@ -111,6 +111,16 @@ def test_aligned_dkim_pass_recorded_by_the_sealer(home, tmp_path):
     assert o.exit_code == exits.REJECT_PERM
 
 
+def test_sealer_results_evaluated_without_asking_dns_again(home, tmp_path):
+    """The second DMARC evaluation (with the sealer's results) walks the same
+    _dmarc names as the first: every name is asked once per message."""
+    trust(home, "lists.example.org\n")
+    o = go(tmp_path, listed_message("dkim=pass header.d=mail.example.com header.s=s1"))
+    assert o.exit_code is None and dict(o.log)["override"] == "trusted_forwarder"
+    assert "_dmarc.mail.example.com" in o.lookups
+    assert len(o.lookups) == len(set(o.lookups)), o.lookups
+
+
 def test_only_the_most_recent_sealer_counts(home, tmp_path):
     trust(home, "lists.example.org\n")
     twice = seal(listed_message(), EVIL_KEY, b"evil.example", arc="pass", results=VOUCH)
