@@ -106,7 +106,13 @@ def _ip6_text(n):
     return socket.inet_ntop(socket.AF_INET6, n.to_bytes(16, "big"))
 
 
-def _in_net(ver, ip, net, length):
+def ip_text(ver, n):
+    """The text of an address as parse_ip() gives it."""
+    return _ip4_text(n) if ver == 4 else _ip6_text(n)
+
+
+def in_net(ver, ip, net, length):
+    """Is `ip` in net/length (both of version `ver`, as parse_ip() gives them)?"""
     bits = 32 if ver == 4 else 128
     if length == 0:
         return True
@@ -416,7 +422,7 @@ class _Check:
 
     def _match_addresses(self, addrs, term):
         length = term.cidr4 if self.ver == 4 else term.cidr6
-        return any(_in_net(self.ver, self.ip, a, length) for a in addrs)
+        return any(in_net(self.ver, self.ip, a, length) for a in addrs)
 
     def _ptr(self):
         """The first 10 PTR names of the client address (None: DNS error)."""
@@ -474,7 +480,7 @@ class _Check:
         if letter == "h":
             return self.h
         if letter == "c":
-            return _ip4_text(self.ip) if self.ver == 4 else _ip6_text(self.ip)
+            return ip_text(self.ver, self.ip)
         if letter == "r":
             return self.receiver or "unknown"
         if letter == "t":
@@ -542,9 +548,9 @@ class _Check:
         if name == "all":
             return True
         if name == "ip4":
-            return self.ver == 4 and _in_net(4, self.ip, t.net, t.cidr4)
+            return self.ver == 4 and in_net(4, self.ip, t.net, t.cidr4)
         if name == "ip6":
-            return self.ver == 6 and _in_net(6, self.ip, t.net, t.cidr6)
+            return self.ver == 6 and in_net(6, self.ip, t.net, t.cidr6)
         target = self.target(t, domain)
         if name == "include":
             if not valid_domain(target):

@@ -30,8 +30,6 @@ Inputs trusted: the environment tcpserver and qmail-smtpd / mailfront set
 name only from the first Received: line when it has the exact form qmail-smtpd
 or mailfront writes and names the client's own address (see helo_from_received).
 """
-import socket
-
 from qmail_dkim import config, exits
 from qmail_dkim.dkim import fromaddr
 from qmail_dkim.verify import authresults
@@ -159,45 +157,26 @@ def spf_check(dset, sender, helo, deadline, spf_lookup=None):
 # ------------------------------------------------------------- local policy
 
 def read_forwarders(ctl):
-    """control/dmarcforwarders -> [("net", (family, packed, bits)) | ("host", suffix)]."""
+    """control/dmarcforwarders -> [("net", (4 or 6, int, bits)) | ("host", suffix)]
+    (addresses as spf/check.py reads them)."""
+    from qmail_dkim.spf import check as spfcheck
     out = []
     for line in config.read_lines(config.control_path(ctl, "dmarcforwarders"), FORWARDERS_MAX):
         addr, slash, bits = line.partition("/")
-        ip = _norm_ip(addr)
-        if ip is not None:
-            fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
-            width = 128 if fam == socket.AF_INET6 else 32
-            try:
-                n = int(bits) if slash else width
-            except ValueError:
-                continue
-            if 0 <= n <= width:
-                out.append(("net", (fam, socket.inet_pton(fam, ip), n)))
-        elif not slash:
-            out.append(("host", line.lower().strip(".")))
+        try:
+            ver, ip = spfcheck.parse_ip(addr)
+        except (ValueError, OSError):
+            if not slash:
+                out.append(("host", line.lower().strip(".")))
+            continue
+        width = 32 if ver == 4 else 128
+        try:
+            n = int(bits) if slash else width
+        except ValueError:
+            continue
+        if 0 <= n <= width:
+            out.append(("net", (ver, ip, n)))
     return out
-
-
-def _in_net(ip, net):
-    fam, packed, bits = net
-    ifam = socket.AF_INET6 if ":" in ip else socket.AF_INET
-    if ifam != fam:
-        return False
-    raw = socket.inet_pton(fam, ip)
-    full, rest = divmod(bits, 8)
-    if raw[:full] != packed[:full]:
-        return False
-    if rest:
-        mask = (0xFF << (8 - rest)) & 0xFF
-        return raw[full] & mask == packed[full] & mask
-    return True
-
-
-def _ptr_name(ip):
-    raw = socket.inet_pton(socket.AF_INET6 if ":" in ip else socket.AF_INET, ip)
-    if len(raw) == 4:
-        return ".".join(str(b) for b in reversed(raw)) + ".in-addr.arpa"
-    return ".".join(reversed(raw.hex())) + ".ip6.arpa"
 
 
 def trusted_forwarder(dset, deadline):
@@ -205,14 +184,16 @@ def trusted_forwarder(dset, deadline):
     entries = read_forwarders(dset.controldir)
     if not entries or dset.ip is None:
         return None
+    from qmail_dkim.spf import check as spfcheck
+    ver, ip = spfcheck.parse_ip(dset.ip)
     for kind, value in entries:
-        if kind == "net" and _in_net(dset.ip, value):
-            return "%s/%d" % (socket.inet_ntop(value[0], value[1]), value[2])
+        if kind == "net" and value[0] == ver and spfcheck.in_net(ver, ip, value[1], value[2]):
+            return "%s/%d" % (spfcheck.ip_text(ver, value[1]), value[2])
     suffixes = [v for k, v in entries if k == "host"]
     if not suffixes:
         return None
     from qmail_dkim.dns import client as dnsclient
-    ptr = dnsclient.lookup(_ptr_name(dset.ip), "PTR", dset.dns, deadline=deadline)
+    ptr = dnsclient.lookup(spfcheck.reverse_name(ver, ip), "PTR", dset.dns, deadline=deadline)
     if ptr.status != "ok":
         return None
     qtype = "AAAA" if ":" in dset.ip else "A"
