@@ -104,15 +104,14 @@ def helo_from_received(fields, ip):
 # ------------------------------------------------------------- envelope
 
 def envelope_parts(envelope):
-    """(sender str, [recipient str]) from qmail-queue envelope bytes."""
-    sender, rcpts = "", []
-    if envelope:
-        for item in envelope.split(b"\0"):
-            if item.startswith(b"F") and not sender:
-                sender = item[1:].decode("utf-8", "replace")
-            elif item.startswith(b"T"):
-                rcpts.append(item[1:].decode("utf-8", "replace"))
-    return sender, rcpts
+    """(sender str, [recipient str]) from qmail-queue envelope bytes (the
+    recipients as envelope.py reads them for DKIMSIGNRCPTS)."""
+    from qmail_dkim import envelope as rcpts
+    if not envelope:
+        return "", []
+    first = envelope.split(b"\0", 1)[0]
+    sender = first[1:].decode("utf-8", "replace") if first.startswith(b"F") else ""
+    return sender, [r.decode("utf-8", "replace") for r in rcpts.recipients(envelope)]
 
 
 def _domain(addr):
