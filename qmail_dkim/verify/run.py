@@ -101,8 +101,8 @@ def run(settings, spool, now=None, lookup=None, read_envelope=None, spf_lookup=N
         from qmail_dkim.verify import dmarcverify
         if not specs:
             specs.append("dkim=none")
-        sigs = [(w, sig.d or short(_sig_values(sig)[0], None), sig.s or short(_sig_values(sig)[1], None))
-                for w, sig in zip(words, results)]
+        sigs = [(w, short(v[0], None), short(v[1], None))
+                for w, v in zip(words, map(_sig_values, results))]
         dset.receiver = servid
         dm = dmarcverify.check(dset, fields, sigs, lookup, deadline, read_envelope, spf_lookup,
                                arc=arc)
