@@ -72,7 +72,6 @@ class ArcResult:
         self.oldest_pass = None
         self.sealers = []
         self.aar = None
-        self.temp = False           # a key lookup failed for a temporary reason
 
     @property
     def sealer(self):
@@ -209,7 +208,6 @@ class _Keys:
     def __init__(self, records):
         self.records = records
         self.cache = {}
-        self.temp = False
 
     def key(self, sig):
         """The RSA key for sig (s._domainkey.d), or Fail."""
@@ -226,8 +224,7 @@ class _Keys:
     def _fetch(self, name):
         try:
             records = self.records(name)
-        except Invalid as e:             # P: temporary, Q: no record
-            self.temp = self.temp or e.letter == "P"
+        except Invalid as e:             # P: temporary, Q: no record: both fail the chain
             return e.reason
         first = None
         for rec in records:
@@ -323,7 +320,6 @@ def validate(fields, spool, records):
         res.result = "fail"
         res.reason = str(e)
         res.oldest_pass = None
-    res.temp = keys.temp
     return res
 
 
