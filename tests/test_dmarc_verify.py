@@ -218,6 +218,19 @@ def test_postmaster_never_rejected(home, tmp_path):
         assert "override=local_policy: mail to " + rcpt.decode() in ar(o)
 
 
+def test_comment_stays_a_comment(home, tmp_path):
+    """The client's recipient ends up in the dmarc= comment: a quote at its
+    end must not leave a backslash that escapes the closing parenthesis."""
+    o = run(tmp_path, SPOOF, {"DMARCVERIFY": "R", "SPFRESULT": "fail"},
+            envelope=b'Fx@example.com\0Tpostmaster@example.org"\0\0')
+    assert o.exit_code is None and dict(o.log)["override"] == "local_policy"
+    a = ar(o)
+    spec = a[a.index("dmarc=fail ("):]
+    comment = spec[len("dmarc=fail ("):spec.index(")")]
+    assert "\\" not in comment and '"' not in comment
+    assert spec[spec.index(")"):] == ") header.from=example.com policy.dmarc=reject"
+
+
 @pytest.mark.parametrize("line,hit", [("192.0.2.7", True), ("192.0.2.0/24", True), ("192.0.3.0/24", False),
                                       ("192.0.2.6/31", True), ("192.0.2.4/31", False), ("0.0.0.0/0", True),
                                       ("2001:db8::/32", False), ("# 192.0.2.7", False)])

@@ -330,8 +330,11 @@ def dmarc_spec(res, disposition, override):
     if override:
         comment.append("override=%s: %s" % override)
     if comment:
-        # a comment holds no unbalanced parentheses or backslashes
-        text = " ".join(comment).replace("(", "[").replace(")", "]").replace("\\", "/")
+        # a comment holds no unbalanced parentheses or backslashes, and no
+        # quote (pvalue would escape it, and its backslash would be left
+        # before our closing parenthesis)
+        text = (" ".join(comment).replace("(", "[").replace(")", "]").replace("\\", "/")
+                .replace('"', "'"))
         parts.append("(" + authresults.pvalue(text).strip('"') + ")")
     if res.result in ("temperror", "permerror", "none") and res.reason:
         parts.append("reason=" + authresults.pvalue(res.reason))
