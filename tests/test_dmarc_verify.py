@@ -218,6 +218,25 @@ def test_postmaster_never_rejected(home, tmp_path):
         assert "override=local_policy: mail to " + rcpt.decode() in ar(o)
 
 
+def test_header_lines_stay_short(home, tmp_path):
+    """What the client or a DNS record chose (an SPF term, the envelope
+    sender, a broken signature's d=) can be kilobytes: each line we prepend
+    stays within RFC 5322's 998 octets, the values cut with '...'."""
+    sender = b"a" * 3000 + b"@example.com"
+    bad_sig = (b"DKIM-Signature: v=1; a=rsa-sha256; d=" + b"d" * 3000
+               + b".example; s=x; h=from; bh=; b=\n")
+    spf = SpfDns({("example.com", "TXT"): ["v=spf1 " + "x" * 3000 + ":y"]})
+    o = run(tmp_path, bad_sig + SPOOF, {"DMARCVERIFY": ""}, spf=spf,
+            envelope=b"F" + sender + b"\0Tu@example.org\0\0")
+    assert dict(o.log)["spf"] == "permerror"
+    lines = o.prepend.split(b"\n")
+    assert max(len(x) for x in lines) <= 998, [len(x) for x in lines]
+    spf_line = next(x for x in lines if x.startswith(b"\tspf="))
+    assert spf_line.startswith(b"\tspf=permerror reason=\"unknown mechanism 'xxx")
+    assert b"...\" smtp.mailfrom=aaa" in spf_line and b"... smtp.helo" not in spf_line
+    assert b"header.d=ddd" in lines[2] and b"... header.s=x" in lines[2]
+
+
 def test_comment_stays_a_comment(home, tmp_path):
     """The client's recipient ends up in the dmarc= comment: a quote at its
     end must not leave a backslash that escapes the closing parenthesis."""

@@ -34,9 +34,24 @@ def _ascii(value):
     return "".join(c if " " <= c <= "~" else "?" for c in value)
 
 
+# Characters of one property value or comment we write, "..." included: a
+# reason or an address the client or a DNS record chose can be kilobytes,
+# and each result is one line, which must stay under RFC 5322's 998 octets.
+MAX_VALUE = 200
+
+
+def cap(text):
+    """`text` cut to MAX_VALUE characters, ending in "..." when cut."""
+    return text if len(text) <= MAX_VALUE else text[:MAX_VALUE - 3] + "..."
+
+
 def pvalue(value):
-    """A property value: token as is, otherwise a quoted-string."""
-    v = _ascii(value)
+    """A property value (at most MAX_VALUE characters, see cap): token as
+    is, otherwise a quoted-string."""
+    return _quoted(cap(_ascii(value)))
+
+
+def _quoted(v):
     if v and _TOKEN.match(v.encode()):
         return v
     return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -61,7 +76,7 @@ def arc_spec(arc, remote_ip=None):
         parts.append("reason=" + pvalue(arc.reason))
     if arc.sealers:
         parts.append("(sealer%s %s)" % ("s" if len(arc.sealers) > 1 else "",
-                                        " ".join(_ascii(d) for d in arc.sealers)))
+                                        cap(" ".join(_ascii(d) for d in arc.sealers))))
     if arc.result == "pass" and arc.oldest_pass is not None:
         parts.append("header.oldest-pass=%d" % arc.oldest_pass)
     if remote_ip and _is_ip(remote_ip):
@@ -95,7 +110,7 @@ def header(servid, specs):
     """The whole Authentication-Results field (bytes, LF, folded LF+TAB)."""
     if not specs:
         specs = ["dkim=none"]
-    text = "Authentication-Results: " + pvalue(servid) + ";\n\t" + ";\n\t".join(specs) + "\n"
+    text = "Authentication-Results: " + _quoted(_ascii(servid)) + ";\n\t" + ";\n\t".join(specs) + "\n"
     return text.encode("ascii")
 
 

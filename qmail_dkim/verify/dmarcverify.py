@@ -296,7 +296,8 @@ _ATEXT = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567
 def _addr_pvalue(addr):
     """RFC 8601 pvalue: local-part@domain as is when both are plain."""
     local, at, dom = addr.rpartition("@")
-    if (at and local and dom and all(c in _ATEXT for c in local)
+    if (at and local and dom and len(addr) <= authresults.MAX_VALUE
+            and all(c in _ATEXT for c in local)
             and all(c.isalnum() or c in ".-" for c in dom) and dom.isascii()):
         return addr
     return authresults.pvalue(addr)
