@@ -218,6 +218,18 @@ def test_postmaster_never_rejected(home, tmp_path):
         assert "override=local_policy: mail to " + rcpt.decode() in ar(o)
 
 
+def test_practice_and_np_share_one_query(home, tmp_path):
+    """ADSP's 'does the author domain exist' and DMARC's np= existence check
+    ask the same name: once per message."""
+    msg = SPOOF.replace(b"@example.com", b"@sub.example.com")
+    o = run(tmp_path, msg, {"DMARCVERIFY": "R", "SPFRESULT": "none", "DKIMPRACTICE": ""},
+            dmarc="v=DMARC1; p=reject; np=quarantine")
+    log = dict(o.log)
+    assert log["policy"] == "quarantine" and log["practice"].startswith("adsp:")
+    assert o.lookups.count("sub.example.com") == 1, o.lookups
+    assert len(o.lookups) == len(set(o.lookups)), o.lookups
+
+
 def test_header_lines_stay_short(home, tmp_path):
     """What the client or a DNS record chose (an SPF term, the envelope
     sender, a broken signature's d=) can be kilobytes: each line we prepend

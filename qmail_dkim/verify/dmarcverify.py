@@ -349,28 +349,14 @@ def dmarc_spec(res, disposition, override):
 _POLICY_LETTER = {"reject": "R", "quarantine": "Q", "none": "N"}
 
 
-def _asked_once(lookup):
-    """`lookup` answering each name once per message: a trusted sealer's
-    results are evaluated again (verify/arcsealers.py) over the same _dmarc
-    names as the message's own evaluation."""
-    answers = {}
-
-    def ask(name):
-        ans = answers.get(name)
-        if ans is None:
-            ans = answers[name] = lookup(name)
-        return ans
-    return ask
-
-
 def check(dset, fields, sigs, lookup, deadline, read_envelope, spf_lookup=None, arc=None):
     """SPF + DMARC for one message. `sigs`: [(result word, d, s)] one per
     DKIM signature; `lookup(name)` TXT lookups inside the message's DNS
-    budget (absolute `deadline`); `read_envelope()` -> envelope bytes;
+    budget (absolute `deadline`; verify/run.py's, each name asked once per
+    message: verify/keys.py asked_once); `read_envelope()` -> envelope bytes;
     `spf_lookup(name, qtype, deadline)` replaces DNS for SPF (tests);
     `arc` the ARC chain's result (arc/chain.py; None without ARC fields)."""
     from qmail_dkim.dmarc.evaluate import evaluate
-    lookup = _asked_once(lookup)
     out = DmarcOutcome()
     envelope = read_envelope() if read_envelope is not None else None
     sender, rcpts = envelope_parts(envelope)

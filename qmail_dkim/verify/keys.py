@@ -18,22 +18,34 @@ def dns_lookup(dns, deadline):
     return lookup
 
 
+def asked_once(lookup):
+    """`lookup` answering each name once per message: keys (DKIM, ARC),
+    practice and DMARC (whose trusted-sealer check walks the same _dmarc
+    names again, and whose np= existence query is practice's) share it."""
+    answers = {}
+
+    def ask(name):
+        ans = answers.get(name)
+        if ans is None:
+            ans = answers[name] = lookup(name)
+        return ans
+    return ask
+
+
 class KeySource:
     """Key records by name: `selector_data` ($SELECTOR_DATA, testing) as
-    every record, or `lookup(name)`, each name asked once per message."""
+    every record, or `lookup(name)` (asked_once: each name asked once per
+    message)."""
 
     def __init__(self, lookup, selector_data=None):
         self.lookup = lookup
         self.selector_data = selector_data
-        self.cache = {}
 
     def records(self, name):
         """-> list of TXT records (bytes), or raises Invalid P/Q."""
         if self.selector_data is not None:
             return [self.selector_data.encode("utf-8", "surrogateescape")]
-        if name not in self.cache:
-            self.cache[name] = self.lookup(name)
-        ans = self.cache[name]
+        ans = self.lookup(name)
         if ans.status == "ok":
             return ans.records
         if ans.status == "temp":

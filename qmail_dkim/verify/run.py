@@ -21,7 +21,7 @@ import time
 from qmail_dkim.verify import authresults
 from qmail_dkim.verify import practice
 from qmail_dkim.verify import status
-from qmail_dkim.verify.keys import DNS_BUDGET_FACTOR, KeySource, dns_lookup
+from qmail_dkim.verify.keys import DNS_BUDGET_FACTOR, KeySource, asked_once, dns_lookup
 from qmail_dkim.dkim.fromaddr import from_domain as _from_domain
 from qmail_dkim.dkim.text import short
 from qmail_dkim.dkim.verifier import Options, message_letter, verify_all
@@ -64,8 +64,7 @@ def run(settings, spool, now=None, lookup=None, read_envelope=None, spf_lookup=N
     opts = Options(author, practice_disabled=settings.practice_method is None, now=now,
                    honor_l=settings.honor_l, unsigned_from=settings.unsigned_from)
     deadline = time.monotonic() + settings.dns.timeout * DNS_BUDGET_FACTOR
-    if lookup is None:
-        lookup = dns_lookup(settings.dns, deadline)
+    lookup = asked_once(lookup if lookup is not None else dns_lookup(settings.dns, deadline))
     dset = settings.dmarc               # None: DMARCVERIFY off (not even imported)
     keys = KeySource(lookup, settings.selector_data)
     results, ignored = verify_all(fields, spool, opts, keys)
