@@ -39,26 +39,18 @@ TYPE_NAMES = {v: k for k, v in TYPES.items()}
 MAX_RECORDS = 1024
 
 
-class Answer:
-    # (a plain class: dataclasses costs 8 ms of imports)
+class Answer(_txt.TxtAnswer):
+    """dns.txt's TxtAnswer (status, records, strings, secure, error, server,
+    oversize) and the query type ("A", "AAAA", "MX", "PTR", "TXT")."""
+
     def __init__(self, status, qtype="", records=None, strings=None, secure=False,
                  error="", server="", oversize=False):
-        self.status = status            # ok / nxdomain / nodata / temp
-        self.qtype = qtype              # "A", "AAAA", "MX", "PTR", "TXT"
-        self.records = records if records is not None else []
-        self.strings = strings if strings is not None else []   # TXT only
-        self.secure = secure            # AD bit set in the answer
-        self.error = error              # why, for the log (empty when ok)
-        self.server = server            # "ip:port" that gave the final answer
-        self.oversize = oversize        # records were dropped by the size bounds
+        super().__init__(status, records, strings, secure, error, server, oversize)
+        self.qtype = qtype
 
     def __repr__(self):
         return "Answer(%r, %r, records=%r, error=%r)" % (
             self.status, self.qtype, self.records, self.error)
-
-    @property
-    def ok(self):
-        return self.status == "ok"
 
 
 def _name_text(raw):
@@ -89,8 +81,6 @@ def _decoder(qtype):
                 if end != off + len(rdata):
                     raise _txt.FormatError("name RDATA length mismatch")
                 out.append(_name_text(name))
-            elif qtype == 16:
-                out.append(_txt._txt_strings(rdata))
             else:
                 out.append(rdata)
         return out
@@ -109,28 +99,19 @@ def lookup(name, qtype, dns=None, timeout=None, deadline=None):
     else:
         code = int(qtype)
     tname = TYPE_NAMES.get(code, str(code))
+    if code == _txt.TYPE_TXT:        # dns.txt's own lookup, size bounds and all
+        t = _txt.lookup_txt(name, dns, timeout, deadline)
+        return Answer(t.status, tname, t.records, t.strings, t.secure, t.error, t.server,
+                      t.oversize)
     status, recs, secure, error, server = _txt.exchange(
         name, code, _decoder(code), dns, timeout, deadline)
     if status != "ok":
         return Answer(status, tname, secure=secure, error=error, server=server)
-    ans = Answer("ok", tname, secure=secure, server=server)
-    if code == 16:
-        for strings in recs:
-            joined = b"".join(strings)
-            if len(joined) > _txt.MAX_TXT_OCTETS or len(ans.records) >= _txt.MAX_TXT_RECORDS:
-                ans.oversize = True
-                continue
-            ans.records.append(joined)
-            ans.strings.append(strings)
-    else:
-        if len(recs) > MAX_RECORDS:
-            ans.oversize = True
-        ans.records = recs[:MAX_RECORDS]
-    if not ans.records:
-        ans.status = "nodata"
-        ans.error = ("%s record over the size bounds ignored" % tname
-                     if ans.oversize else "no %s record" % tname)
-    return ans
+    if not recs:
+        return Answer("nodata", tname, secure=secure, error="no %s record" % tname,
+                      server=server)
+    return Answer("ok", tname, recs[:MAX_RECORDS], secure=secure, server=server,
+                  oversize=len(recs) > MAX_RECORDS)
 
 
 def spf_lookup(dns=None, timeout=None):
