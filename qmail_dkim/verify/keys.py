@@ -29,6 +29,7 @@ def asked_once(lookup):
         if ans is None:
             ans = answers[name] = lookup(name)
         return ans
+    ask.asked_once = True
     return ask
 
 
@@ -38,7 +39,9 @@ class KeySource:
     message)."""
 
     def __init__(self, lookup, selector_data=None):
-        self.lookup = lookup
+        # a KeySource asks each name once whoever built it (verify.run passes
+        # the message's shared asked_once lookup; wrapping it again is not done)
+        self.lookup = lookup if getattr(lookup, "asked_once", False) else asked_once(lookup)
         self.selector_data = selector_data
 
     def records(self, name):
