@@ -267,7 +267,6 @@ class DmarcSettings:
         self.ip = client_ip(env.get("TCPREMOTEIP", ""), env.get("TCP6REMOTEIP", ""))
         self.spfresult = env.get("SPFRESULT")
         self.controldir = controldir(env)
-        self.receiver = "unknown"       # %{r} in SPF explanations; set by the caller
         self.dns = dns                  # dns.txt.DnsSettings for dns.client
 
 

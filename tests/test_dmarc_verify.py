@@ -179,6 +179,16 @@ def test_spf_letters(home, tmp_path, spf, letters, code):
     assert o.exit_code == code
 
 
+def test_spf_fail_asks_no_explanation(home, tmp_path):
+    """exp= names a TXT record for people; qmail-dkim shows it nowhere, so
+    an SPF fail asks only what the verdict needs (SPF in qmail-dkim(8))."""
+    dns = SpfDns({("example.com", "TXT"): ["v=spf1 -all exp=why.%{d}"],
+                  ("why.example.com", "TXT"): ["%{i} is not ours"]})
+    o = run(tmp_path, SPOOF, {"DMARCVERIFY": "F"}, spf=dns)
+    assert dict(o.log)["spf"] == "fail" and o.exit_code == exits.REJECT_PERM
+    assert dns.calls == [("example.com", "TXT")]
+
+
 def test_spf_checked_here(home, tmp_path):
     dns = SpfDns({("example.com", "TXT"): ["v=spf1 ip4:192.0.2.0/24 -all"]})
     o = run(tmp_path, SPOOF, {"DMARCVERIFY": "RF"}, spf=dns)

@@ -1,7 +1,8 @@
 """RFC 7208 check_host(): records, mechanisms, modifiers, macros, limits.
 
     check_host(ip, domain, sender, helo="", lookup=None, deadline=None,
-               receiver="unknown", default_explanation=DEFAULT_EXPLANATION)
+               receiver="unknown", default_explanation=DEFAULT_EXPLANATION,
+               explain=True)
         -> SpfResult
 
 ``lookup(name, qtype, deadline) -> answer`` is the only way out: ``qtype`` is
@@ -17,7 +18,8 @@ redirects counted together, the 11th is a permerror; at most 2 void lookups
 (NXDOMAIN or no records) for a, mx, ptr and exists, the 3rd is a permerror;
 an mx with more than 10 MX names is a permerror; ptr and %{p} look at the
 first 10 PTR names only. The exp= lookup (after the result is known) counts
-against neither limit.
+against neither limit; explain=False skips it (qmail-dkim shows no
+explanation, so its per-message check asks nothing it would not use).
 
 The client address may be IPv4, IPv6 or IPv4-mapped IPv6 (::ffff:a.b.c.d,
 which is evaluated as the IPv4 address, as RFC 7208 section 5 asks for).
@@ -608,7 +610,7 @@ class _Check:
 
 
 def check_host(ip, domain, sender, helo="", lookup=None, deadline=None,
-               receiver="unknown", default_explanation=DEFAULT_EXPLANATION):
+               receiver="unknown", default_explanation=DEFAULT_EXPLANATION, explain=True):
     """RFC 7208 section 4: evaluate `domain`'s SPF policy for client address
     `ip` and the envelope `sender` ("local@domain"; an empty local-part
     means postmaster). Never raises for DNS or record trouble: the result
@@ -631,6 +633,6 @@ def check_host(ip, domain, sender, helo="", lookup=None, deadline=None,
         problem = ("no SPF record" if valid_domain(domain)
                    else "%r is not a fully qualified domain name" % domain)
     explanation = ""
-    if result == "fail":
+    if result == "fail" and explain:
         explanation = c.explain(exp, rdomain, default_explanation)
     return SpfResult(result, domain, mech, explanation, problem, c.terms, c.voids)

@@ -2,7 +2,7 @@
 Authentication-Results (RFC 8601: smtp.mailfrom, smtp.helo) and DMARC need.
 
     spf_for_message(client_ip, mailfrom, helo, lookup, deadline,
-                    receiver="unknown", check_helo=False) -> MessageSpf
+                    receiver="unknown", check_helo=False, explain=False) -> MessageSpf
 
 * ``mailfrom``: the envelope sender as qmail hands it (fd 1, without the F
   and the NUL); "" or "<>" is the null sender.
@@ -13,6 +13,8 @@ Authentication-Results (RFC 8601: smtp.mailfrom, smtp.helo) and DMARC need.
   postmaster@<HELO>) for a non-null sender, when the HELO is a fully
   qualified name; it shares the deadline. Off by default: it costs DNS time
   and DMARC does not use it.
+* ``explain=False`` (the default): no exp= lookup, no explanation text
+  (see spf.check.check_host; ``receiver`` is only for %{r} in it).
 * ``lookup`` and ``deadline``: as for spf.check.check_host. For real DNS,
   ``qmail_dkim.dns.client.spf_lookup(dns)`` gives the lookup (dns: a
   dns.txt.DnsSettings).
@@ -65,21 +67,24 @@ def _clean_sender(mailfrom):
 
 
 def spf_for_message(client_ip, mailfrom, helo, lookup, deadline, receiver="unknown",
-                    check_helo=False):
+                    check_helo=False, explain=False):
     helo = (helo or "").strip()
     sender = _clean_sender(mailfrom)
     if not sender:
         if not helo:
             r = SpfResult("none", "", problem="null sender and no HELO name")
             return MessageSpf("none", "helo", "", "", "", r, r)
-        r = check_host(client_ip, helo, "postmaster@" + helo, helo, lookup, deadline, receiver)
+        r = check_host(client_ip, helo, "postmaster@" + helo, helo, lookup, deadline, receiver,
+                       explain=explain)
         return MessageSpf(r.result, "helo", domain_key(helo), "", helo, r, r)
     domain = sender.rpartition("@")[2]
     if "@" not in sender:
         r = SpfResult("none", domain, problem="sender %r has no domain" % sender)
     else:
-        r = check_host(client_ip, domain, sender, helo, lookup, deadline, receiver)
+        r = check_host(client_ip, domain, sender, helo, lookup, deadline, receiver,
+                       explain=explain)
     h = None
     if check_helo and valid_domain(helo):
-        h = check_host(client_ip, helo, "postmaster@" + helo, helo, lookup, deadline, receiver)
+        h = check_host(client_ip, helo, "postmaster@" + helo, helo, lookup, deadline, receiver,
+                       explain=explain)
     return MessageSpf(r.result, "mailfrom", domain_key(domain), sender, helo, r, h)

@@ -102,7 +102,6 @@ def run(settings, spool, now=None, lookup=None, read_envelope=None, spf_lookup=N
             specs.append("dkim=none")
         sigs = [(w, short(v[0], None), short(v[1], None))
                 for w, v in zip(words, map(_sig_values, results))]
-        dset.receiver = servid
         dm = dmarcverify.check(dset, fields, sigs, lookup, deadline, read_envelope, spf_lookup,
                                arc=arc)
         specs += dm.specs
