@@ -645,3 +645,52 @@ def test_hello_must_name_a_worker():
     for bad in (b"QDKIMD1 0\n", b"QDKIMD1 1\n", b"QDKIMD1 -5\n", b"QDKIMD1 12", b"QDKIMD2 12\n",
                 b"QDKIMD1 12 13\n", b""):
         assert dclient._parse_hello(bad) is None, bad
+
+
+_IMPOSTOR = r"""
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind(sys.argv[1]); s.listen(4)
+print("ready", flush=True)
+while True:
+    c, _ = s.accept()
+    c.sendall(b"QDKIMD1 %d\n" % os.getpid())
+    try:
+        msg, anc, flags, addr = c.recvmsg(65536, 4096)
+        for level, kind, data in anc:          # would hold the message's fds
+            for i in range(0, len(data) - len(data) % 4, 4):
+                os.close(int.from_bytes(data[i:i + 4], sys.byteorder))
+        if anc:
+            open(sys.argv[2], "w").write("got the descriptors")
+        c.sendall(b"E 0\n")                    # 'done': the message would be lost
+    except OSError:
+        pass
+    c.close()
+"""
+
+
+def test_listener_squatting_in_a_shared_directory_gets_nothing(home, tmp_path):
+    """A local user listening on a stale DKIMSOCKET path in a directory others
+    may write to is not qmail-dkimd: the client never hands it the message's
+    descriptors (it would answer 'E 0' and the message would be lost) and
+    runs in-process."""
+    if not ROOT:
+        pytest.skip("needs root (the impostor runs as another uid)")
+    shared = Path(tempfile.mkdtemp(prefix="qdkimd-shared-"))   # /tmp: reachable by the impostor
+    shared.chmod(0o1777)
+    sock, flag = shared / "socket", shared / "flag"
+    uid = 40000 + os.getpid() % 20000
+    imp = subprocess.Popen(["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups",
+                            queue_double_python(), "-I", "-c", _IMPOSTOR, str(sock), str(flag)],
+                           stdout=subprocess.PIPE, cwd="/")
+    try:
+        assert imp.stdout.readline().strip() == b"ready"
+        r = run(home, dict(RELAY, DKIMSOCKET=str(sock)))
+        assert r.rc == 0 and "result=signed" in r.log, r.log
+        assert len(r.stored) == 1 and r.stored[0].info["ppid"] == r.pid     # in-process
+        assert not flag.exists()
+    finally:
+        imp.kill()
+        imp.wait()
+        import shutil
+        shutil.rmtree(shared, ignore_errors=True)

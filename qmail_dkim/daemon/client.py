@@ -76,7 +76,7 @@ def delegate(path, env=None):
         except OSError:          # absent, stale, refused, full backlog, no hello in time
             return None
         pid = _parse_hello(hello)
-        if pid is None:
+        if pid is None or not _trusted_server(s, path):
             return None
         try:
             s.sendmsg([req], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, _fds_cmsg((0, 1, 2)))])
@@ -104,6 +104,23 @@ def delegate(path, env=None):
         return _lost(pid, why, env)
     finally:
         s.close()
+
+
+def _trusted_server(s, path):
+    """Is the listener at `path` qmail-dkimd, not a local user squatting on a
+    stale socket path? Before the descriptors go, the peer (SO_PEERCRED) must
+    be root, our own uid, or the owner of the socket's directory when that
+    directory is writable by nobody else (qmail-dkimd(8), CLIENT): only those
+    can have made the socket. Anything else runs in-process."""
+    try:
+        cred = s.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
+        uid = int.from_bytes(cred[4:8], sys.byteorder)
+        if uid == 0 or uid == os.getuid():
+            return True
+        st = os.stat(os.path.dirname(os.path.abspath(path)))
+    except (OSError, ValueError):
+        return False
+    return st.st_uid == uid and not st.st_mode & 0o022
 
 
 def _parse_hello(hello):
