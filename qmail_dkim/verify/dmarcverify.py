@@ -273,6 +273,25 @@ def _authors(fields):
     return out
 
 
+def letters_warning(letters):
+    """None, or the warning= text for a DMARCVERIFY that cannot mean what it
+    says (qmail-dkim(8), LOG): characters that are no DMARCVERIFY letter
+    (ignored), or T, which bounces mail permanently when DNS is only down
+    for a while (t, 451, lets the sender retry). Never a rejection."""
+    out = []
+    odd = []
+    for c in letters:
+        if c.upper() not in LETTERS and c not in odd:
+            odd.append(c)
+    if odd:
+        shown = " ".join("space" if c == " " else c if c.isprintable() else "\\x%02x" % ord(c)
+                         for c in odd[:8])
+        out.append("DMARCVERIFY characters that are no letter of %s ignored: %s" % (LETTERS, shown))
+    if "T" in letters:
+        out.append("DMARCVERIFY has T: a DNS failure bounces mail permanently (t retries)")
+    return "; ".join(out) or None
+
+
 def _letters_hit(letters, conds):
     """-> exit code for the conditions `conds` (letters) under DMARCVERIFY."""
     code = None

@@ -159,8 +159,14 @@ def _headers(servid, specs, letter, old, pres, leading_fold):
 def _setting_warnings(settings):
     """Settings that cannot mean what they say: warning=, never a reject (LOG)."""
     from qmail_dkim.dns import txt as dnstxt
-    return [w for w in (status.dkimverify_warning(settings.dkimverify),
-                        dnstxt.dnscacheip_warning(settings.dns.dnscacheip)) if w]
+    out = [w for w in (status.dkimverify_warning(settings.dkimverify),
+                       dnstxt.dnscacheip_warning(settings.dns.dnscacheip)) if w]
+    if settings.dmarc is not None:      # DMARCVERIFY set: dmarcverify is loaded anyway
+        from qmail_dkim.verify import dmarcverify
+        w = dmarcverify.letters_warning(settings.dmarc.letters)
+        if w:
+            out.append(w)
+    return out
 
 
 def _log(results, words, letter, old, pres, arc, ignored, drop, overflow, leading_fold,
