@@ -96,3 +96,10 @@ def test_good_dmarcverify_no_warning(home, dmarc_dns, value):
     r = qdkim.run(home, {"DKIMVERIFY": "", "DMARCVERIFY": value, "DNSCACHEIP": dmarc_dns.dnscacheip,
                          "TCPREMOTEIP": "127.0.0.9"}, message=UNSIGNED)
     assert r.rc == 0 and "warning" not in fields(r.log), r.log
+
+
+def test_check_shows_the_dmarcverify_warning(home):
+    env = {"PATH": "/usr/bin:/bin", "QMAILHOME": str(home), "DKIMVERIFY": "", "DMARCVERIFY": "RT"}
+    p = subprocess.run([CHECK, "joe@example.com"], env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert "warning: DMARCVERIFY has T: a DNS failure bounces mail permanently" in p.stdout, p.stdout

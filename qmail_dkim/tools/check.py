@@ -582,13 +582,10 @@ def check(args):
     if mode != "sign":
         say("mode: verify (%s)" % ("DKIMVERIFY=%s" % arg if "DKIMVERIFY" in env
                                    else "no DKIMSIGN, DKIMKEY, RELAYCLIENT or AUTHINFO"))
-        from qmail_dkim.verify import status
-        from qmail_dkim.dns import txt as dnstxt
-        for w in (status.dkimverify_warning(env.get("DKIMVERIFY")),
-                  dnstxt.dnscacheip_warning(env.get("DNSCACHEIP"))):
-            if w:
-                say("warning: %s (also in qmail-dkim's log line)" % w)
         check_verify_settings(env, access)
+        from qmail_dkim.verify.run import setting_warnings      # the log line's own list
+        for w in setting_warnings(config.VerifySettings(env)):
+            say("warning: %s (also in qmail-dkim's log line)" % w)
         raise Done(UNSIGNED, "unsigned", reason="qmail-dkim would verify, not sign")
     say("mode: sign, key template %s" % arg)
     if "DKIMSIGNRCPTS" in env:

@@ -114,7 +114,7 @@ def run(settings, spool, now=None, lookup=None, read_envelope=None, spf_lookup=N
 
     code, action = status.verify_action(letter, settings.dkimverify)
     log = _log(results, words, letter, old, pres, arc, ignored, drop, spool.overflow,
-               leading_fold, _setting_warnings(settings))
+               leading_fold, setting_warnings(settings))
     # The reject reply (DKIMCUSTOMERROR): the DKIM-Status text, as C's.
     error_text = status.TEXTS[letter] if code is not None else None
     enhanced = status.ENHANCED[letter] if code is not None else None
@@ -156,8 +156,9 @@ def _headers(servid, specs, letter, old, pres, leading_fold):
     return prepend
 
 
-def _setting_warnings(settings):
-    """Settings that cannot mean what they say: warning=, never a reject (LOG)."""
+def setting_warnings(settings):
+    """Settings that cannot mean what they say: warning=, never a reject (LOG).
+    qmail-dkim-check shows the same list."""
     from qmail_dkim.dns import txt as dnstxt
     out = [w for w in (status.dkimverify_warning(settings.dkimverify),
                        dnstxt.dnscacheip_warning(settings.dns.dnscacheip)) if w]
