@@ -33,6 +33,7 @@ or mailfront writes and names the client's own address (see helo_from_received).
 from qmail_dkim import config, exits
 from qmail_dkim.dkim import fromaddr
 from qmail_dkim.verify import authresults
+from qmail_dkim.verify.status import odd_characters
 from qmail_dkim.dkim.text import domain_key
 
 LETTERS = "RQNTPFS"
@@ -279,13 +280,8 @@ def letters_warning(letters):
     (ignored), or T, which bounces mail permanently when DNS is only down
     for a while (t, 451, lets the sender retry). Never a rejection."""
     out = []
-    odd = []
-    for c in letters:
-        if c.upper() not in LETTERS and c not in odd:
-            odd.append(c)
-    if odd:
-        shown = " ".join("space" if c == " " else c if c.isprintable() else "\\x%02x" % ord(c)
-                         for c in odd[:8])
+    shown = odd_characters(letters, LETTERS)
+    if shown:
         out.append("DMARCVERIFY characters that are no letter of %s ignored: %s" % (LETTERS, shown))
     if "T" in letters:
         out.append("DMARCVERIFY has T: a DNS failure bounces mail permanently (t retries)")

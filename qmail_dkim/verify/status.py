@@ -105,6 +105,18 @@ def dkim_status_text(letter, old=None):
     return text
 
 
+def odd_characters(value, letters):
+    """The characters of a letters setting (DKIMVERIFY, DMARCVERIFY) that are
+    none of `letters` in either case, as warning= text ("" when none): the
+    first 8, each once, a space as "space", unprintables as \\xNN."""
+    odd = []
+    for c in value:
+        if c.upper() not in letters and c not in odd:
+            odd.append(c)
+    return " ".join("space" if c == " " else c if c.isprintable() else "\\x%02x" % ord(c)
+                    for c in odd[:8])
+
+
 def dkimverify_warning(dkimverify):
     """None, or the warning= text for a DKIMVERIFY that cannot mean what it
     says (qmail-dkim(8), DKIMVERIFY): characters that are no letter A-Y/a-y
@@ -113,13 +125,8 @@ def dkimverify_warning(dkimverify):
     if not dkimverify:
         return None
     out = []
-    odd = []
-    for c in dkimverify:
-        if c.upper() not in LETTERS and c not in odd:
-            odd.append(c)
-    if odd:
-        shown = " ".join("space" if c == " " else c if c.isprintable() else "\\x%02x" % ord(c)
-                         for c in odd[:8])
+    shown = odd_characters(dkimverify, LETTERS)
+    if shown:
         out.append("DKIMVERIFY characters that are no letter A-Y ignored: %s" % shown)
     if "A" in dkimverify or "a" in dkimverify:
         out.append("DKIMVERIFY has %s: mail whose signature verifies is rejected"
