@@ -27,6 +27,7 @@ from tests.realparts.dkimd import ACCOUNT, QMAIL_DKIMD, ROOT, Dkimd, busy_worker
 from tests.realparts.keys import cached_rsa_key
 from tests.realparts.queue_double import QueueDouble, make_envelope
 
+REPO = Path(__file__).resolve().parent.parent
 RELAY = {"RELAYCLIENT": "", "DKIMKEY": "control/domainkeys/%/default"}
 ENVELOPE = make_envelope("joe@example.com", ["bob@example.net"])
 
@@ -694,3 +695,82 @@ def test_listener_squatting_in_a_shared_directory_gets_nothing(home, tmp_path):
         imp.wait()
         import shutil
         shutil.rmtree(shared, ignore_errors=True)
+
+
+# ------------------------------------------------------------ the client under -S
+
+def _nosite_layout(base):
+    """A venv laid out as after `pip install .` (qmail_dkim a directory in its
+    site-packages, here a symlink to the tree under test; the dependencies
+    through a plain .pth line) with -S on the #! line of its qmail-dkim, as
+    README step 1 suggests. Returns the path of its qmail-dkim."""
+    import sysconfig
+    venv = base / "nosite-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    vpy = venv / "bin" / "python3"
+    sp = Path(subprocess.run([str(vpy), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             check=True, capture_output=True, text=True).stdout.strip())
+    (sp / "qmail_dkim").symlink_to(REPO / "qmail_dkim")
+    (sp / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    script = venv / "bin" / "qmail-dkim"
+    body = (REPO / "bin" / "qmail-dkim").read_bytes().split(b"\n", 1)[1]
+    script.write_bytes(b"#!" + bytes(vpy) + b" -S\n" + body)
+    script.chmod(0o755)
+    for p in (base, venv, venv / "bin"):
+        p.chmod(0o755)
+    return script
+
+
+def test_client_under_dash_S_imports_nothing_but_socket(dkimd, home, tmp_path):
+    """With -S (README step 1) the hand-over loads daemon/client.py by its path
+    in the venv: no os, no site, no qmail_dkim package, no search of the path
+    (qmail-dkimd(8), SPEED). The message is signed by a worker as usual; with
+    the server gone the same client falls back to in-process."""
+    script = _nosite_layout(tmp_path)
+    vpy = str(script.parent / "python3")
+    argv = [vpy, "-S", "-X", "importtime", str(script)]
+
+    def go(sock):
+        qd = new_qd(home)
+        with tempfile.TemporaryFile() as envf, tempfile.TemporaryFile() as msgf, \
+                tempfile.TemporaryFile() as errf:
+            envf.write(ENVELOPE)
+            msgf.write(SAMPLE)
+            envf.seek(0)
+            msgf.seek(0)
+            p = subprocess.Popen(argv, stdin=msgf, stdout=envf, stderr=errf,
+                                 env=_env(home, qd, dict(RELAY, DKIMSOCKET=sock), None), cwd=str(home))
+            p.wait(timeout=60)
+            errf.seek(0)
+            err = errf.read().decode()
+        imported = [l.split("|")[-1].strip() for l in err.splitlines() if l.startswith("import time:")]
+        return p, qd.messages(), imported, err
+
+    p, stored, imported, err = go(dkimd.socket)
+    assert p.returncode == 0, err
+    assert stored[0].info["ppid"] != p.pid                       # the worker ran the queue program
+    assert "result=signed" in err
+    assert "os" not in imported and not any(m.startswith("qmail_dkim") for m in imported), imported
+    assert "site" not in imported and "_socket" in imported, imported
+    # no server: the client was loaded the same way, then main runs in-process
+    p, stored, imported, err = go(str(tmp_path / "no-such-socket"))
+    assert p.returncode == 0, err
+    assert stored[0].info["ppid"] == p.pid and "result=signed" in err
+    assert "qmail_dkim.main" in imported
+
+
+def test_spares_are_forked_when_idle_not_beside_a_message(home):
+    """A spare taken by a message is replaced once no message runs, never
+    while one does: its fork and rehearsal would take CPU from that message
+    (qmail-dkimd(8), -p)."""
+    with Dkimd(args=["-p", "1"]) as d:
+        _wait(lambda: len(_children(d.pid)) == 1 and _children(d.pid), what="one spare")
+        p, qd, errf = start(home, dict(RELAY, DKIMSOCKET=d.socket), knobs={"sleep": 1.5})
+        t0 = time.monotonic()
+        busy = _wait(lambda: busy_workers(d.pid), what="the worker")
+        time.sleep(0.5)                          # a replacement forked now would show
+        assert _children(d.pid) == busy, (_children(d.pid), busy)
+        r = finish(p, qd, errf, t0)
+        assert r.rc == 0 and "result=signed" in r.log
+        spare = _wait(lambda: [k for k in _children(d.pid) if k not in busy], what="a new spare")
+        assert busy_workers(d.pid) == [] and len(spare) == 1

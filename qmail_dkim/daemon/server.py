@@ -389,7 +389,13 @@ class Server:
         key_buf = b""
         close_in_child = (key_r, wake_r, wake_w)
         while not self.stopping:
-            self._top_up(key_w, close_in_child)
+            if len(self.workers) == len(self.spares):
+                # Idle (no message in a worker): fork spares now. Not while a
+                # message runs: a spare's fork and rehearsal would take CPU
+                # from it (on 2 cores, 3-5 ms of its latency), and under
+                # steady load a fork on demand costs less CPU than a
+                # rehearsed spare (qmail-dkimd(8), -p and SPEED).
+                self._top_up(key_w, close_in_child)
             want = bool(self.ready) or len(self.workers) < self.max_workers  # else: the backlog waits
             if want and not listening:
                 poller.register(self.sock.fileno(), select.POLLIN)

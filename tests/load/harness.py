@@ -509,7 +509,7 @@ class LoadRun:
                                                      "PYTHONPATH": str(self.code)}).start()
 
     def sample_dkimd(self) -> None:
-        """The server's RSS, open fds and zombie children, now."""
+        """The server's RSS, open fds (less one per spare) and zombie children, now."""
         pid = self.dkimd.pid
         try:
             with open(f"/proc/{pid}/status") as f:
@@ -517,14 +517,19 @@ class LoadRun:
             fds = len(os.listdir(f"/proc/{pid}/fd"))
         except (OSError, StopIteration):
             return
-        zombies = 0
+        zombies = spares = 0
         for c in _proc_children(pid):
             try:
                 with open(f"/proc/{c}/stat") as f:
-                    zombies += f.read().rsplit(")", 1)[1].split()[0] == "Z"
+                    st = f.read().rsplit(")", 1)[1].split()
             except OSError:
-                pass
-        self.samples.append((time.monotonic(), rss, fds, zombies))
+                continue
+            zombies += st[0] == "Z"
+            # a spare (still in the server's process group) holds one fd of
+            # the server, its socketpair; the server forks spares only when
+            # idle (qmail-dkimd(8), -p), so their number follows the load
+            spares += st[0] != "Z" and int(st[2]) != c
+        self.samples.append((time.monotonic(), rss, fds - spares, zombies))
 
     def snapshot_code(self) -> None:
         """Freeze the code under test for the whole run: qmail_dkim/ (and the queue
