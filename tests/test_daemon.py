@@ -774,3 +774,37 @@ def test_spares_are_forked_when_idle_not_beside_a_message(home):
         assert r.rc == 0 and "result=signed" in r.log
         spare = _wait(lambda: [k for k in _children(d.pid) if k not in busy], what="a new spare")
         assert busy_workers(d.pid) == [] and len(spare) == 1
+
+
+def test_server_rehearses_once_itself_and_puts_everything_back(tmp_path, monkeypatch):
+    """At start the server runs the rehearsal message through main() in its
+    own process (qmail-dkimd(8), SPEED), so workers are forked with its
+    first-use work done; the server's working directory, umask,
+    environment, argv, signal handlers and alarm are as before."""
+    from qmail_dkim.dkim import privkey
+    monkeypatch.setattr(privkey, "cache", {})                      # as warm() leaves it
+    scratch = tmp_path / "rehearsal"
+    reh = dserver.Rehearsal(str(scratch), cached_rsa_key(2048).pem_pkcs1())
+    out = tmp_path / "queued"
+    queue = tmp_path / "queue"
+    queue.write_text("#!/bin/sh\ncat > %s\n" % out)
+    queue.chmod(0o755)
+    reh.env["DKIMQUEUE"] = str(queue)
+    handlers = {n: signal.signal(n, h) for n, h in (
+        (signal.SIGPIPE, signal.SIG_DFL), (signal.SIGXFSZ, signal.SIG_DFL), (signal.SIGALRM, signal.SIG_DFL))}
+    start_dir = os.getcwd()
+    old_umask = os.umask(0o027)
+    try:
+        os.chdir(tmp_path)
+        before = (os.getcwd(), dict(os.environ), list(sys.argv))
+        reh.run_in_server()
+        assert out.read_bytes().startswith(b"DKIM-Signature:")     # main() ran, and signed
+        assert (os.getcwd(), dict(os.environ), list(sys.argv)) == before
+        assert os.umask(0o027) == 0o027
+        assert signal.alarm(0) == 0
+        assert [signal.getsignal(n) for n in handlers] == [signal.SIG_DFL] * 3
+    finally:
+        os.umask(old_umask)
+        for n, h in handlers.items():
+            signal.signal(n, h)
+        os.chdir(start_dir)

@@ -324,6 +324,31 @@ class Rehearsal:
                 os.close(fd)
 
 
+    def run_in_server(self):
+        """The rehearsal once in the server itself, at start: whatever the
+        per-message code computes on first use (compiled patterns, modules
+        imported inside functions, caches) is then in the image every
+        worker is forked from, instead of being redone in each. Everything
+        main() changes in the process is put back: working directory,
+        umask, environment, argv, the signals it sets and its alarm."""
+        cwd, umask = os.open(".", os.O_RDONLY | os.O_DIRECTORY), os.umask(0o077)
+        os.umask(umask)
+        env, argv = dict(os.environ), sys.argv
+        sigs = {n: signal.getsignal(n) for n in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGALRM)}
+        try:
+            self.run()
+        finally:
+            signal.alarm(0)
+            for n, h in sigs.items():
+                signal.signal(n, h)
+            os.environ.clear()
+            os.environ.update(env)
+            sys.argv = argv
+            os.umask(umask)
+            os.fchdir(cwd)
+            os.close(cwd)
+
+
 rehearsal = None
 
 
@@ -764,11 +789,10 @@ def main(argv=None):
     # able to read the interpreter's library (and never needs to).
     warm()
     pem = None
-    if srv.spare_count:
-        try:
-            pem = Rehearsal.make_key()
-        except Exception as e:   # noqa: BLE001 - then the spares do not rehearse
-            log("no rehearsal for the spares: %s" % e)
+    try:
+        pem = Rehearsal.make_key()
+    except Exception as e:       # noqa: BLE001 - then nothing rehearses
+        log("no rehearsal for the spares: %s" % e)
     if as_root:
         os.chown(path, uid, gid)
         os.initgroups(opts["user"], gid)
@@ -782,6 +806,8 @@ def main(argv=None):
             rehearsal = Rehearsal(os.path.join(os.path.dirname(path), "rehearsal"), pem)
         except OSError as e:
             log("no rehearsal for the spares: %s" % e)
+        else:
+            rehearsal.run_in_server()
     log("listening on %s pid=%d uid=%d gid=%d allow=%s workers<=%d spares=%d" % (
         path, os.getpid(), os.getuid(), os.getgid(), ",".join(str(u) for u in sorted(allow)),
         opts["max"], min(opts["spares"], opts["max"])))
