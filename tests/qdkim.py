@@ -86,8 +86,9 @@ class Run:
 
 
 def run(home, env, message=SAMPLE, envelope=None, args=(), qd_knobs=None, timeout=60,
-        queue=True):
-    """Run qmail-dkim with QMAILHOME=home and the double as DKIMQUEUE."""
+        queue=True, command=None):
+    """Run qmail-dkim with QMAILHOME=home and the double as DKIMQUEUE.
+    `command`: the argv that starts qmail-dkim (default: [QMAIL_DKIM])."""
     home = Path(home)
     qd = QueueDouble(home / ("qq%d" % len(list(home.glob("qq*")))))
     full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "QMAILHOME": str(home),
@@ -103,6 +104,6 @@ def run(home, env, message=SAMPLE, envelope=None, args=(), qd_knobs=None, timeou
     with tempfile.TemporaryFile() as envf:
         envf.write(envelope)
         envf.seek(0)
-        proc = subprocess.run([QMAIL_DKIM] + list(args), input=message, stdout=envf,
+        proc = subprocess.run(list(command or [QMAIL_DKIM]) + list(args), input=message, stdout=envf,
                               stderr=subprocess.PIPE, env=full, timeout=timeout)
     return Run(proc, qd)

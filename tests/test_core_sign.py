@@ -4,7 +4,10 @@ import base64
 import hashlib
 import random
 
+import re
+
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from qmail_dkim import config, mode
 from qmail_dkim.dns import names as domainname
@@ -15,6 +18,7 @@ from qmail_dkim.sign import keypath
 from qmail_dkim.sign import options as signopts
 from qmail_dkim.dkim.bodyhash import BodyHasher
 from qmail_dkim.dkim.message import parse_header
+from tests.profiles import examples
 from tests.qdkim import spool_bytes
 from tests.realparts.keys import cached_ed25519_key, cached_rsa_key
 
@@ -224,6 +228,36 @@ def test_bodyhash_matches_dkimpy_on_random_bodies():
                 assert h.length == len(ref)
 
 
+def test_bodyhash_moves_to_openssl_past_small_body_with_the_same_digest(monkeypatch):
+    """Small bodies: the interpreter's own sha256 (no libcrypto to load);
+    past SMALL_BODY canonical octets: OpenSSL's, fed what came so far."""
+    import types
+    from qmail_dkim.dkim import bodyhash
+    # as in qmail-dkim: OpenSSL not loaded yet (here pytest has loaded it)
+    monkeypatch.setattr(bodyhash, "sys", types.SimpleNamespace(modules={}))
+    rnd = random.Random(13)
+    bodies = [bytes(rnd.choice(b"ab \t\n\r") for _ in range(rnd.randint(0, 60))) for _ in range(60)]
+    for small in (0, 1, 5, 17, 1 << 20):
+        monkeypatch.setattr(bodyhash, "SMALL_BODY", small)
+        for body in bodies:
+            for canon in ("simple", "relaxed"):
+                for limit in (None, 0, 9):
+                    ref = BodyHasher(canon, limit=limit)
+                    ref.hash = hashlib.sha256()     # OpenSSL from the start
+                    ref.update(body)
+                    for step in (1, 4, 1000):
+                        h = BodyHasher(canon, limit=limit)
+                        for i in range(0, len(body), step):
+                            h.update(body[i:i + step])
+                        assert (h.digest(), h.length) == (ref.digest(), ref.length), (small, body)
+                        big = h.length if limit is None else min(limit, h.length)
+                        assert (type(h.hash).__module__ == "_hashlib") == (big > small)
+    monkeypatch.setattr(bodyhash, "SMALL_BODY", 1 << 20)
+    assert BodyHasher("simple", "sha1").digest() == hashlib.sha1(b"\r\n").digest()
+    with pytest.raises(ValueError):
+        BodyHasher("simple", "md17")
+
+
 def test_bodyhash_last_line_without_newline_is_sent_with_crlf():
     a, b = BodyHasher("simple"), BodyHasher("simple")
     a.update(b"line")
@@ -243,6 +277,123 @@ def test_bodyhash_limit():
     h = BodyHasher("simple", limit=4)
     h.update(b"abcdefgh\n")
     assert h.digest() == hashlib.sha256(b"abcd").digest() and h.length == 10
+
+
+# -- header canonicalization (headerhash.py) == dkimpy's, RFC 6376 3.4.1 / 3.4.2
+NAME_OCTETS = bytes(range(0x21, 0x3a)) + bytes(range(0x3b, 0x7f))
+NAMES = st.tuples(st.binary(min_size=1, max_size=6).map(
+    lambda b: bytes(NAME_OCTETS[c % len(NAME_OCTETS)] for c in b)),
+    st.sampled_from([b"", b" ", b"\t", b" \t "]))
+# a value as HeaderField.crlf_value gives it: LF -> CRLF, folds start with WSP
+LINE = st.lists(st.sampled_from([b"a", b"Bc", b" ", b"\t", b"  \t", b"\r", b"\x0b", b"\x0c",
+                                 b":", b";", b"=", b"\xc3\xa9", b"\x00"]), max_size=8).map(b"".join)
+VALUES = st.lists(LINE, min_size=1, max_size=4).map(
+    lambda lines: b"\r\n".join(lines[:1] + [b" " + l if l[:1] not in (b" ", b"\t") else l
+                                            for l in lines[1:]]) + b"\r\n")
+NOT_WSP_SPACE = b"\x0b\x0c\r"       # Python white space that RFC 6376 WSP is not
+
+
+def dkimpy_field(relaxed, name, value):
+    from qmail_dkim.dkim.lib import dkim
+    alg = dkim.canonicalization.Relaxed if relaxed else dkim.canonicalization.Simple
+    [(n, v)] = alg.canonicalize_headers([(name, value)])
+    return n + b":" + v
+
+
+@settings(max_examples=examples(400))
+@given(NAMES, VALUES, st.booleans())
+def test_header_canonicalization_matches_dkimpy(name, value, relaxed):
+    from qmail_dkim.dkim.headerhash import canonical_field, relaxed_value
+    name = name[0] + name[1]
+    ours, ref = canonical_field(relaxed, name, value), dkimpy_field(relaxed, name, value)
+    unfolded = value.replace(b"\r\n", b"").replace(b"\t", b" ").strip(b" ")
+    if not (relaxed and unfolded and (unfolded[0] in NOT_WSP_SPACE or unfolded[-1] in NOT_WSP_SPACE)):
+        assert ours == ref
+    else:
+        # dkimpy strips VT, FF and CR at the ends as well (Python's strip());
+        # RFC 6376 3.4.2 deletes only WSP (SP, HTAB): that is the one difference.
+        n, v = ref.split(b":", 1)
+        assert ours == n + b":" + relaxed_value(value) + b"\r\n"
+        assert relaxed_value(value).strip() + b"\r\n" == v and ours != ref
+    if relaxed:
+        v = ours.split(b":", 1)[1][:-2]
+        assert b"  " not in v and b"\t" not in v and b"\r\n" not in v
+        assert not v.startswith(b" ") and not v.endswith(b" ")
+
+
+def test_header_canonicalization_rfc_examples():
+    from qmail_dkim.dkim.headerhash import canonical_field
+    # RFC 6376 3.4.5
+    assert canonical_field(True, b"A", b" X\r\n") == b"a:X\r\n"
+    assert canonical_field(True, b"B ", b" Y\t\r\n\tZ  \r\n") == b"b:Y Z\r\n"
+    assert canonical_field(False, b"B ", b" Y\t\r\n\tZ  \r\n") == b"B : Y\t\r\n\tZ  \r\n"
+    # VT / FF / CR are not WSP: kept (dkimpy strips them at the ends)
+    assert canonical_field(True, b"Subject", b" x \x0c\r\r\n") == b"subject:x \x0c\r\r\n"
+    assert canonical_field(True, b"Subject", b"\x0b a  b\r\n") == b"subject:\x0b a b\r\n"
+
+
+def old_header_hash(canon, fields, hlist, sig_name, sig_value):
+    """headerhash.header_hash as it was (dkimpy's canonicalization), the oracle."""
+    from qmail_dkim.dkim.lib import dkim
+    from qmail_dkim.dkim.headerhash import select, strip_b
+    policy = dkim.canonicalization.CanonicalizationPolicy.from_c_value(canon.encode())
+    h = hashlib.sha256()
+    pairs = [(f.raw[:f.colon - 1], f.crlf_value()) for f in select(fields, hlist)]
+    for name, value in policy.canonicalize_headers(pairs):
+        h.update(name + b":" + value)
+    [(name, value)] = policy.canonicalize_headers([(sig_name, strip_b(sig_value[:-2]))])
+    if canon.startswith("relaxed"):
+        value = value[:-2]
+    h.update(name + b":" + value)
+    return h.digest()
+
+
+HEADER_LINE = st.lists(st.sampled_from([b"a", b"Bc", b" ", b"\t", b"  ", b":", b"\xc3\xa9"]),
+                       max_size=6).map(b"".join)
+
+
+@settings(max_examples=examples(200))
+@given(st.lists(st.tuples(st.sampled_from([b"From", b"To", b"subject", b"SUBJECT ", b"X-A\t"]),
+                          st.lists(HEADER_LINE, min_size=1, max_size=3)), min_size=1, max_size=6),
+       st.sampled_from(["relaxed/relaxed", "simple/simple"]))
+def test_header_hash_matches_dkimpy_on_random_headers(fields, canon):
+    """Whole header hashes (selection bottom-up, b= removed, the signature
+    field without its CRLF), on values without VT, FF or CR."""
+    from qmail_dkim.dkim.headerhash import header_hash
+    raw = b"".join(n + b":" + b"\n\t".join(lines) + b"\n" for n, lines in fields)
+    parsed, _ = parse_header(raw + b"\nbody\n")
+    hlist = [f.lname for f in parsed][::-1] + [b"from", b"nosuch"]
+    sig_value = b" v=1; a=rsa-sha256; h=from:to;\r\n\tbh=AAAA; b=abc\r\n\t def\r\n"
+    for c in (canon.split("/")[0], tuple(canon.split("/")), canon.split("/")[0].encode()):
+        got = header_hash(c, "sha256", parsed, hlist, b"DKIM-Signature", sig_value).digest()
+        assert got == old_header_hash(canon, parsed, hlist, b"DKIM-Signature", sig_value)
+
+
+def test_header_hash_takes_dkimpy_policies_and_rejects_unknown_names():
+    from qmail_dkim.dkim.lib import dkim
+    from qmail_dkim.dkim.headerhash import header_canon
+    policy = dkim.canonicalization.CanonicalizationPolicy.from_c_value(b"simple/relaxed")
+    assert header_canon(policy) == "simple" and header_canon((b"relaxed", b"simple")) == "relaxed"
+    with pytest.raises(ValueError):
+        header_canon("nofws")
+
+
+# -- header splitting without re: the same as the regular expressions it replaced
+OLD_NAME = re.compile(rb"([\x21-\x39\x3b-\x7e]+[ \t]*):")
+
+
+@settings(max_examples=examples(300))
+@given(st.lists(st.sampled_from([b"A", b"b-c", b":", b" ", b"\t", b"\n", b"\r", b"x:y", b"\x7f",
+                                 b"\xc3\xa9", b"\x00", b"\n\n", b"\n "]), max_size=20).map(b"".join))
+def test_header_split_matches_the_old_regular_expressions(data):
+    from qmail_dkim.dkim.message import _name_end, HeaderField
+    for pos in range(len(data) + 1):
+        end = data.find(b"\n", pos)
+        end = len(data) if end < 0 else end + 1
+        m = OLD_NAME.match(data, pos, end)
+        assert _name_end(data, pos, end) == (m.end() if m else -1), (data, pos)
+    f = HeaderField(b"X", b"X:" + data, 0, 2)
+    assert f.unfolded() == re.sub(rb"\r?\n(?=[ \t])", b"", data).strip().decode("utf-8", "replace")
 
 
 # -- key files

@@ -1,13 +1,20 @@
-"""Hashing the signed header fields and the signature field (RFC 6376 3.7,
-5.4.2). Shared by signer.py and verifier.py.
+"""Header canonicalization (RFC 6376 3.4.1, 3.4.2) and hashing the signed
+header fields and the signature field (RFC 6376 3.7, 5.4.2). Shared by
+signer.py and verifier.py.
 
-dkimpy's hash_headers() would do, but it lives in the package __init__
-(which dkimlib.py avoids running: start-up time), matches field names
-without the white space RFC 5322 allows before the colon (simple
-canonicalization must hash "Subject :" as written), and strips trailing
-white space from the signature field. Canonicalization itself is dkimpy's.
+Our own code, not dkimpy's hash_headers() and canonicalization module: those
+import `re` and `hashlib` (with enum, functools, collections and OpenSSL's
+libcrypto), start-up cost on the per-message path (qmail-dkimd(8), SPEED);
+hash_headers() also matches field names without the white space RFC 5322
+allows before the colon (simple canonicalization must hash "Subject :" as
+written) and strips trailing white space from the signature field.
+
+Relaxed is RFC 6376 3.4.2 to the letter: WSP is SP and HTAB only. dkimpy
+also strips VT, FF and a lone CR at the ends of a value (Python's strip());
+we keep them: they are not WSP. tests/test_core_sign.py compares both on
+random fields.
 """
-import hashlib
+from qmail_dkim.dkim.bodyhash import new_hash
 
 # dkimpy's RE_BTAG (the b= value with its folding white space) backtracks
 # quadratically on a long run of folded white space, which a hostile
@@ -63,21 +70,59 @@ def strip_b(value):
     return bytes(out[1:])
 
 
-def header_hash(canon, hashname, fields, hlist, sig_name, sig_value):
-    """hashlib object over the selected fields and the signature field.
+def header_canon(canon):
+    """"relaxed" or "simple": the header canonicalization of `canon`, given
+    as that name (str or bytes), a (header, body) pair of names, or a dkimpy
+    CanonicalizationPolicy. ValueError for anything else."""
+    alg = getattr(canon, "header_algorithm", None)
+    if alg is not None:
+        canon = alg.name
+    elif isinstance(canon, tuple):
+        canon = canon[0]
+    if isinstance(canon, bytes):
+        canon = canon.decode("ascii", "replace")
+    if canon not in ("relaxed", "simple"):
+        raise ValueError("unknown header canonicalization %r" % (canon,))
+    return canon
 
-    canon: dkimpy CanonicalizationPolicy; sig_name: the signature field's
-    name as written; sig_value: its value in CRLF form, b= empty or not.
+
+def relaxed_value(value):
+    """RFC 6376 3.4.2 for a field value (CRLF form, as HeaderField.crlf_value
+    gives it): unfolded (every CRLF removed; a bare LF, which that form never
+    has, too, as dkimpy does), each run of SP / HTAB one SP, no SP at either
+    end. Byte methods only: split() and strip() without an argument would
+    also take VT, FF, CR and LF for white space."""
+    v = value.replace(b"\r\n", b"")
+    if b"\n" in v:
+        v = v.replace(b"\n", b"")
+    v = v.replace(b"\t", b" ")
+    while b"  " in v:
+        v = v.replace(b"  ", b" ")
+    return v.strip(b" ")
+
+
+def canonical_field(relaxed, name, value):
+    """One header field as it is hashed: `name` as written before the colon
+    (white space included), `value` after it in CRLF form. Simple: unchanged;
+    relaxed: name lowercase without its trailing WSP, ':', relaxed_value(),
+    CRLF."""
+    if not relaxed:
+        return name + b":" + value
+    return name.lower().rstrip(b" \t") + b":" + relaxed_value(value) + b"\r\n"
+
+
+def header_hash(canon, hashname, fields, hlist, sig_name, sig_value):
+    """Hash object over the selected fields and the signature field.
+
+    canon: see header_canon(); sig_name: the signature field's name as
+    written; sig_value: its value in CRLF form, b= empty or not.
     """
-    from qmail_dkim.dkim.lib import dkim
-    hasher = hashlib.new(hashname)
-    pairs = [(f.raw[:f.colon - 1], f.crlf_value()) for f in select(fields, hlist)]
-    for name, value in canon.canonicalize_headers(pairs):
-        hasher.update(name + b":" + value)
+    relaxed = header_canon(canon) == "relaxed"
+    hasher = new_hash(hashname)
+    for f in select(fields, hlist):
+        hasher.update(canonical_field(relaxed, f.raw[:f.colon - 1], f.crlf_value()))
     if sig_value.endswith(b"\r\n"):
         sig_value = sig_value[:-2]
-    [(name, value)] = canon.canonicalize_headers([(sig_name, strip_b(sig_value))])
-    if value.endswith(b"\r\n") and canon.header_algorithm is dkim.canonicalization.Relaxed:
-        value = value[:-2]
-    hasher.update(name + b":" + value)
+    sig = canonical_field(relaxed, sig_name, strip_b(sig_value))
+    hasher.update(sig[:-2] if relaxed else sig)     # the signature field: no CRLF at its end
     return hasher
