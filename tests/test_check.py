@@ -335,3 +335,29 @@ def test_verify_mode_control_me_a_directory(home):
     (home / "control/me").mkdir()
     rc, out, last = check(home, "joe@example.com", DKIMVERIFY="")
     assert rc == 3 and last["exit"] == "55", out
+
+
+def test_interpreter_options_read_from_the_hash_bang(tmp_path):
+    from qmail_dkim.tools.check import interpreter_options
+    cases = {"#!/opt/q/bin/python3 -S\n": ["-S"], "#!/opt/q/bin/python3\n": [],
+             "#!/usr/bin/env -S python3 -S\n": ["-S"], "#!/usr/bin/env python3\n": [],
+             "#!/usr/bin/env -S python3 -I -S\n": ["-I", "-S"]}
+    for i, (line, want) in enumerate(cases.items()):
+        p = tmp_path / str(i)
+        p.write_text(line + "pass\n")
+        assert interpreter_options(p) == want, line
+
+
+def test_no_dash_S_on_the_hash_bang_is_pointed_out(public_home):
+    """README step 1: without -S every message runs site (and the qmail-dkimd
+    hand-over is the slow one); the check says so, as a note, not a failure."""
+    prog = public_home / "bin/qmail-dkim"
+    real = Path(sys.executable).parent / "qmail-dkim"
+    body = real.read_bytes().split(b"\n", 1)[1]
+    for first, noted in ((b"#!" + sys.executable.encode() + b"\n", True),
+                         (b"#!" + sys.executable.encode() + b" -S\n", False)):
+        prog.write_bytes(first + body)
+        prog.chmod(0o755)
+        rc, out, last = check(public_home, "joe@example.com", RELAYCLIENT="")
+        assert last["result"] == "sign", out
+        assert ("no -S on the #! line" in out) == noted, out
