@@ -183,7 +183,7 @@ def interpreter_of(script):
     return parts[0]
 
 
-def make_regular_layout(work, script, nosite=False, pkgroot=None, name="regular-venv"):
+def make_regular_layout(work, script, nosite=False, pkgroot=None, name="regular-venv", python=None):
     """A throwaway venv in which qmail_dkim is a plain directory in its
     site-packages (as after a non-editable `pip install .`) and the dependencies come from
     the installed venv through a plain .pth line. This removes the
@@ -192,7 +192,9 @@ def make_regular_layout(work, script, nosite=False, pkgroot=None, name="regular-
     production install does not have. nosite: its #! line starts Python
     with -S (qmail-dkim then adds the venv's plain .pth paths itself).
     pkgroot: take qmail_dkim from there (a --baseline-rev tree). Returns
-    the path of its qmail-dkim."""
+    the path of its qmail-dkim. python: make the venv from this Python
+    (--python) instead of qmail-dkim's; the dependencies stay the ones
+    installed for qmail-dkim's (same version: the same compiled modules)."""
     py = interpreter_of(script)
     info = run_quiet([py, "-c", "import os, sysconfig, qmail_dkim; "
                       "print(sysconfig.get_paths()['purelib']); "
@@ -200,7 +202,7 @@ def make_regular_layout(work, script, nosite=False, pkgroot=None, name="regular-
     purelib, own_root = info.decode().split("\n")[:2]
     pkgroot = pkgroot or own_root
     venv = os.path.join(work, name)
-    run_quiet([py, "-m", "venv", "--without-pip", venv])
+    run_quiet([python or py, "-m", "venv", "--without-pip", venv])
     vpy = os.path.join(venv, "bin", "python3")
     site = run_quiet([vpy, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
                      ).stdout.decode().strip()
@@ -591,15 +593,15 @@ class Bench:
             tree = baseline_tree(self.work, args.baseline_rev)
             self.baseline = "qmail-dkim @%s (regular)" % args.baseline_rev[:12]
             self.variants.append((self.baseline, make_regular_layout(
-                self.work, self.qd, pkgroot=tree, name="baseline-venv"), {}))
+                self.work, self.qd, pkgroot=tree, name="baseline-venv", python=args.python), {}))
         if not args.no_regular:
             self.variants.append(("qmail-dkim (regular layout)",
-                                  make_regular_layout(self.work, self.qd), {}))
+                                  make_regular_layout(self.work, self.qd, python=args.python), {}))
             self.variants.append((NOSITE, make_regular_layout(
-                self.work, self.qd, nosite=True, name="nosite-venv"), {}))
+                self.work, self.qd, nosite=True, name="nosite-venv", python=args.python), {}))
         if not args.no_server:
             self.server = Dkimd(self.work, self.qd, self.home, self.tmp, self.key).start()
-            client = (make_regular_layout(self.work, self.qd, nosite=True, name="client-venv")
+            client = (make_regular_layout(self.work, self.qd, nosite=True, name="client-venv", python=args.python)
                       if not args.no_regular else self.qd)
             self.variants.append((SERVED, client, {"DKIMSOCKET": self.server.socket}))
         self.rows = []          # (label, {name: (median ms, peak rss)}, ratio key)
@@ -947,6 +949,10 @@ def main(argv=None):
                     help="text: plain prose (default, the harder case for relaxed "
                          "canonicalization); mime: short text part + base64 attachment")
     ap.add_argument("--qmail-dkim", help="the qmail-dkim to run (default: next to this python)")
+    ap.add_argument("--python", default=None,
+                    help="make the regular-layout venvs (and the qmail-dkimd client's) from this "
+                         "Python, e.g. /usr/bin/python3 as README step 1 installs (default: "
+                         "qmail-dkim's own); it must be the same version")
     ap.add_argument("--no-regular", action="store_true",
                     help="skip the regular-install-layout variant")
     ap.add_argument("--startup-reps", type=int, default=5)
