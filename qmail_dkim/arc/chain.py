@@ -36,28 +36,46 @@ splitter accepts, its b= regular expression backtracks on hostile folding
 with its own unbounded plug-in. Everything below reuses the DKIM pieces the
 verifier runs (tag parsing, canonicalization, RSA, key records, streamed body
 hashing); the ValiMail ARC suite (tests/test_arc_suite.py) checks the result.
+Like the verifier's, the syntax checks here are plain bytes operations, no
+regular expressions: `re` (with enum, functools...) is start-up cost on the
+per-message path (qmail-dkimd(8), SPEED).
 """
-import re
-
 from qmail_dkim.arc import aar as aarparse
 from qmail_dkim.dkim import headerhash
 from qmail_dkim.dkim.bodyhash import BodyHasher, hash_bodies
-from qmail_dkim.dkim.keyrecord import KeyRecordError, b64decode_strict, parse_key_record
-from qmail_dkim.dkim.lib import dkim
+from qmail_dkim.dkim.keyrecord import (DuplicateTag, KeyRecordError, TagListError,
+                                       b64decode_strict, parse_key_record, parse_tag_list,
+                                       strip_fws)
 from qmail_dkim.dkim.text import short
-from qmail_dkim.dkim.verifier import Invalid, norm_domain, verify_signature
-import dkim.util  # noqa: E402 - tag-list parsing
+from qmail_dkim.dkim.verifier import (Invalid, canon_policy, norm_domain, parse_c,
+                                      verify_signature)
 
 MAX_INSTANCE = 50
 MAX_BODY_HASHES = 4
 AS, AMS, AAR = b"arc-seal", b"arc-message-signature", b"arc-authentication-results"
 ARC_FIELDS = (AS, AMS, AAR)
 ALGORITHM = b"rsa-sha256"
+RELAXED = (b"relaxed", b"relaxed")
 
-_WS = re.compile(rb"[ \t\r\n]+")
-_DIGITS = re.compile(rb"^[0-9]{1,10}$")
-_AAR_I = re.compile(rb"^[ \t\r\n]*i[ \t\r\n]*=[ \t\r\n]*([0-9]{1,10})[ \t\r\n]*;")
-_HDRNAME = re.compile(rb"^[\x21-\x39\x3b-\x7e]+$")
+_FWS = b" \t\r\n"
+# h= names: printable ASCII but ":" (what translate() leaves is not allowed)
+_FTEXT = bytes(range(0x21, 0x3A)) + bytes(range(0x3B, 0x7F))
+
+
+def _digits(value, most):
+    """1 to `most` ASCII digits, nothing else."""
+    return 0 < len(value) <= most and value.isdigit()
+
+
+def _aar_instance(value):
+    """The N of an ARC-Authentication-Results value beginning "i=N;" (white
+    space allowed around each part), None when it does not."""
+    head, semi, _ = value.partition(b";")
+    name, eq, num = head.partition(b"=")
+    num = num.strip(_FWS)
+    if not semi or not eq or name.strip(_FWS) != b"i" or not _digits(num, 10):
+        return None
+    return num
 
 
 class Fail(Exception):
@@ -94,22 +112,21 @@ def _domain(raw, what):
 def _instance_of(field):
     """(i= as int, parsed tags or None for an AAR) of an ARC field, or Fail."""
     if field.lname == AAR:
-        m = _AAR_I.match(field.value)
-        if not m:
+        value = _aar_instance(field.value)
+        if value is None:
             raise Fail("ARC-Authentication-Results does not begin with i=N;")
-        value = m.group(1)
         tags = None
     else:
         try:
-            tags = dkim.util.parse_tag_value(field.value)
-        except dkim.util.DuplicateTag as e:
+            tags = parse_tag_list(field.value)
+        except DuplicateTag as e:
             raise Fail("%s: tag %s given twice" % (_name(field), short(e)))
-        except Exception as e:      # noqa: BLE001 - InvalidTagValueList and anything odd
+        except TagListError as e:
             raise Fail("%s tag list unparsable: %s" % (_name(field), short(e)))
         if b"i" not in tags:
             raise Fail("%s has no i=" % _name(field))
-        value = _WS.sub(b"", tags[b"i"])
-    if not _DIGITS.match(value):
+        value = strip_fws(tags[b"i"])
+    if not _digits(value, 10):
         raise Fail("%s i=%s is not a number" % (_name(field), short(value)))
     i = int(value)
     if not 1 <= i <= MAX_INSTANCE:
@@ -146,7 +163,7 @@ def _common_tags(sig, required):
             raise Fail("%s i=%d has no %s=" % (_name(sig.field), sig.instance, t.decode()))
     sig.d = _domain(tags[b"d"], "d")
     sig.s = _domain(tags[b"s"], "s")
-    a = _WS.sub(b"", tags[b"a"]).lower()
+    a = strip_fws(tags[b"a"]).lower()
     if a != ALGORITHM:
         raise Fail("%s i=%d a=%s is not rsa-sha256" % (_name(sig.field), sig.instance, short(a)))
     try:
@@ -155,7 +172,7 @@ def _common_tags(sig, required):
         raise Fail("%s i=%d b= is not base64" % (_name(sig.field), sig.instance))
     if not sig.b:
         raise Fail("%s i=%d b= is empty" % (_name(sig.field), sig.instance))
-    if b"t" in tags and not _DIGITS.match(_WS.sub(b"", tags[b"t"])):
+    if b"t" in tags and not _digits(strip_fws(tags[b"t"]), 10):
         raise Fail("%s i=%d t= is not a number" % (_name(sig.field), sig.instance))
 
 
@@ -167,7 +184,7 @@ def _seal_tags(sig):
     if cv not in (b"none", b"pass", b"fail"):
         raise Fail("ARC-Seal i=%d cv=%s is not none, pass or fail" % (sig.instance, short(cv)))
     sig.cv = cv.decode()
-    sig.canon = dkim.canonicalization.CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
+    sig.canon = RELAXED
 
 
 def _ams_tags(sig):
@@ -179,23 +196,22 @@ def _ams_tags(sig):
         raise Fail("ARC-Message-Signature i=%d bh= is not base64" % sig.instance)
     if not sig.bh:
         raise Fail("ARC-Message-Signature i=%d bh= is empty" % sig.instance)
-    c = _WS.sub(b"", tags.get(b"c", b"relaxed/relaxed")).lower()
-    try:
-        sig.canon = dkim.canonicalization.CanonicalizationPolicy.from_c_value(c)
-    except Exception:               # noqa: BLE001 - InvalidCanonicalizationPolicyError
+    c = strip_fws(tags.get(b"c", b"relaxed/relaxed")).lower()
+    sig.canon = parse_c(c)
+    if sig.canon is None:
         raise Fail("ARC-Message-Signature i=%d c=%s is unknown" % (sig.instance, short(c)))
-    h = _WS.sub(b"", tags[b"h"]).lower()
+    h = strip_fws(tags[b"h"]).lower()
     # empty names ("from::to", "h=") name no field: they select nothing (the suite's
     # ams_fields_h_mis_hdr and ams_fields_h_empty pass)
     hlist = [x for x in h.split(b":") if x]
-    if not all(_HDRNAME.match(x) for x in hlist):
+    if any(x.translate(None, _FTEXT) for x in hlist):
         raise Fail("ARC-Message-Signature i=%d h= is not a list of header names" % sig.instance)
     if AS in hlist:
         raise Fail("ARC-Message-Signature i=%d h= lists ARC-Seal" % sig.instance)
     sig.hlist = hlist
     if b"l" in tags:
-        lv = _WS.sub(b"", tags[b"l"])
-        if not re.match(rb"^[0-9]{1,76}$", lv):
+        lv = strip_fws(tags[b"l"])
+        if not _digits(lv, 76):
             raise Fail("ARC-Message-Signature i=%d l= is not a number" % sig.instance)
         sig.l = int(lv)
 
@@ -251,7 +267,7 @@ class _Bodies:
         self.done = {}
 
     def digest(self, sig):
-        k = (sig.canon.body_algorithm.name.decode(), sig.l)
+        k = (sig.canon[1].decode(), sig.l)
         if k not in self.done:
             if len(self.done) >= MAX_BODY_HASHES:
                 raise Fail("ARC-Message-Signature i=%d: more than %d body hash variants"
@@ -277,7 +293,7 @@ def _check_ams(sig, fields, keys, bodies):
     if digest != sig.bh:
         return "ARC-Message-Signature i=%d body hash mismatch" % sig.instance
     f = sig.field
-    hasher = headerhash.header_hash(sig.canon, "sha256", fields, sig.hlist,
+    hasher = headerhash.header_hash(canon_policy(sig.canon), "sha256", fields, sig.hlist,
                                     f.raw[:f.colon - 1], f.crlf_value())
     if not verify_signature(sig, hasher):
         return "ARC-Message-Signature i=%d did not verify" % sig.instance
@@ -296,7 +312,7 @@ def _check_seal(sig, sets, keys):
     signed = [sets[j][kind] for j in range(1, sig.instance + 1) for kind in (AAR, AMS, AS)]
     signed.pop()                    # this seal: the signature field
     f = sig.field
-    hasher = headerhash.header_hash(sig.canon, "sha256", signed[::-1],
+    hasher = headerhash.header_hash(canon_policy(sig.canon), "sha256", signed[::-1],
                                     [x.lname for x in signed], f.raw[:f.colon - 1],
                                     f.crlf_value())
     if not verify_signature(sig, hasher):

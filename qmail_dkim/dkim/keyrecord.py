@@ -18,17 +18,17 @@ The checks that depend on the signature (V: h=/k= against a=, M: g= against
 i=) are methods, used by the verifier in its own order.
 
 dkimpy's evaluate_pk() does part of this but reports every problem as one
-KeyFormatError and ignores h=, g= and t=; the tags are parsed with dkimpy's
-parse_tag_value and the RSA key with dkimpy's parse_public_key, the rest
-(telling the letters apart) is here.
+KeyFormatError and ignores h=, g= and t=. The tag-list parser
+(parse_tag_list, also for DKIM-Signature and ARC fields) and the RSA key
+reader are ours, with dkimpy's parse_tag_value and parse_public_key's
+outcomes (tests/test_taglist.py compares them on random input): dkimpy's
+module for the one imports logging, threading and traceback, its other
+needs hashlib, re and base64 -- start-up cost on every verified message
+(qmail-dkimd(8), SPEED).
 """
-import base64
 import binascii
-import re
 
-from qmail_dkim.dkim.lib import dkim
-import dkim.util  # noqa: E402 - tag-list parsing (imports logging; verify path only)
-from qmail_dkim.dkim.text import short  # noqa: E402
+from qmail_dkim.dkim.text import short
 
 MIN_RSA_BITS = 1024
 # Bounds against keys that cost minutes of arithmetic (pow with a huge
@@ -43,8 +43,8 @@ SIG_ALGORITHMS = {
     b"ed25519-sha256": (b"ed25519", b"sha256"),
 }
 
-_B64 = re.compile(rb"^[A-Za-z0-9+/]*={0,2}$")
-_WS = re.compile(rb"[ \t\r\n]+")
+_B64ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_FWS = b" \t\r\n"            # what removing FWS takes out (RFC 6376 3.2: WSP, CR, LF)
 
 
 class LetterError(Exception):
@@ -61,33 +61,161 @@ class KeyRecordError(LetterError):
     pass
 
 
+# ------------------------------------------------------------- tag lists
+
+class TagListError(ValueError):
+    """A tag-list that does not parse; args[0] is the offending tag-spec
+    (dkimpy's InvalidTagValueList)."""
+
+
+class DuplicateTag(TagListError):
+    """A tag given twice; args[0] is its name (dkimpy's DuplicateTag)."""
+
+
+def parse_tag_list(tag_list):
+    """An RFC 6376 section 3.2 tag-list (bytes) -> {name: value} (bytes,
+    white space around names and values stripped, inner FWS kept).
+
+    Written here rather than imported from dkimpy (dkim.util imports
+    logging: start-up cost on every verified message, qmail-dkimd(8),
+    SPEED), with the outcomes of its parse_tag_value, which the letters
+    were built on: a trailing ";" is allowed; a tag-spec without "=", an
+    empty one, or a name not starting with a letter raises TagListError;
+    a name given twice raises DuplicateTag. tests/test_taglist.py checks
+    both agree on random input."""
+    tags = {}
+    specs = tag_list.strip().split(b";")
+    if not specs[-1]:
+        specs.pop()                 # trailing semicolons are valid
+    for spec in specs:
+        name, eq, value = spec.partition(b"=")
+        if not eq:
+            raise TagListError(spec)
+        name = name.strip()
+        # ALPHA first (bytes.isalpha is ASCII only); dkimpy checks no more of it
+        if not name[:1].isalpha():
+            raise TagListError(spec)
+        if name in tags:
+            raise DuplicateTag(name)
+        tags[name] = value.strip()
+    return tags
+
+
+def strip_fws(value):
+    """bytes without the white space FWS consists of (SP, HTAB, CR, LF)."""
+    return value.translate(None, _FWS)
+
+
 def _colon_list(value):
     """'a : b:c' -> [b'a', b'b', b'c'] (lowercase, FWS removed, empties dropped)."""
-    return [x for x in (_WS.sub(b"", v).lower() for v in value.split(b":")) if x]
+    return [x for x in (strip_fws(v).lower() for v in value.split(b":")) if x]
 
 
 def b64decode_strict(value):
-    """base64 with FWS removed; raises ValueError for anything else."""
-    v = _WS.sub(b"", value)
-    if not _B64.match(v) or len(v) % 4:
+    """base64 with FWS removed; raises ValueError for anything else: only
+    the alphabet, at most two "=" and only at the end, a multiple of 4
+    long. (binascii, not the base64 module: the same decoder without its
+    imports, start-up cost on the per-message path, qmail-dkimd(8), SPEED.)"""
+    v = strip_fws(value)
+    data = v.rstrip(b"=")
+    if len(v) - len(data) > 2 or len(v) % 4 or data.translate(None, _B64ALPHABET):
         raise ValueError("not base64")
     try:
-        return base64.b64decode(v, validate=True)
+        return binascii.a2b_base64(v, strict_mode=True)
     except (binascii.Error, ValueError) as e:
         raise ValueError("not base64: %s" % e)
+
+
+# ------------------------------------------------------------- RSA keys
+
+class _Asn1Error(ValueError):
+    pass
+
+
+_INTEGER, _BIT_STRING, _OCTET_STRING, _NULL, _OID, _SEQUENCE = 0x02, 0x03, 0x04, 0x05, 0x06, 0x30
+# RFC 8017 / RFC 5280 SubjectPublicKeyInfo holding an RSAPublicKey, and the
+# bare RSAPublicKey that some DKIM records carry: the templates of dkimpy's
+# crypto.py.
+_SPKI = ((_SEQUENCE, ((_SEQUENCE, ((_OID,), (_NULL,))), (_BIT_STRING,))),)
+_RSA_PUBLIC_KEY = ((_SEQUENCE, ((_INTEGER,), (_INTEGER,))),)
+
+
+def _asn1_parse(template, data):
+    """dkimpy's asn1_parse, with its outcomes: the elements of `template`
+    in order, each read as its tag says (INTEGER unsigned), data after them
+    ignored; _Asn1Error for a wrong tag or truncated data."""
+    r = []
+    i = 0
+    n = len(data)
+    try:
+        for t in template:
+            tag = data[i]
+            i += 1
+            if tag != t[0]:
+                raise _Asn1Error("Unexpected tag (got %02x, expecting %02x)" % (tag, t[0]))
+            length = data[i]
+            i += 1
+            if length & 0x80:
+                count = length & 0x7F
+                length = 0
+                for _ in range(count):
+                    length = (length << 8) | data[i]
+                    i += 1
+            if tag == _INTEGER:
+                if i + length > n:
+                    i = n
+                    raise IndexError
+                r.append(int.from_bytes(data[i:i + length], "big"))
+                i += length
+            elif tag == _NULL:
+                if length != 0:
+                    raise _Asn1Null()
+                r.append(None)
+            elif tag == _SEQUENCE:
+                r.append(_asn1_parse(t[1], data[i:i + length]))
+                i += length
+            else:                   # BIT STRING, OBJECT IDENTIFIER, OCTET STRING
+                r.append(data[i:i + length])
+                i += length
+        return r
+    except IndexError:
+        raise _Asn1Error("Data truncated at byte %d" % i)
+
+
+class _Asn1Null(Exception):
+    """A NULL with content: dkimpy's assert, which skips its fallback."""
+
+
+def rsa_public_key(data):
+    """DER SubjectPublicKeyInfo or bare RSAPublicKey -> {'modulus': n,
+    'publicExponent': e}; ValueError otherwise. dkimpy's parse_public_key,
+    same results (compared on random input in tests/test_taglist.py)."""
+    try:
+        try:
+            x = _asn1_parse(_SPKI, data)
+            pkd = _asn1_parse(_RSA_PUBLIC_KEY, x[0][1][1:])
+        except _Asn1Error as e_spki:
+            try:
+                pkd = _asn1_parse(_RSA_PUBLIC_KEY, data)
+            except _Asn1Error as e_rsa:
+                raise ValueError("Unparsable public key; SubjectPublicKeyInfo: %s; RSAPublicKey: %s"
+                                 % (e_spki, e_rsa))
+    except _Asn1Null:
+        raise ValueError("")
+    return {"modulus": pkd[0][0], "publicExponent": pkd[0][1]}
 
 
 class KeyRecord:
     def __init__(self, tags):
         self.tags = tags                                     # raw dict bytes -> bytes
         self.v = tags.get(b"v")
-        self.k = _WS.sub(b"", tags.get(b"k", b"rsa")).lower()
+        self.k = strip_fws(tags.get(b"k", b"rsa")).lower()
         self.h = _colon_list(tags[b"h"]) if b"h" in tags else None   # None: any
         self.s = _colon_list(tags.get(b"s", b"*"))
         self.t = _colon_list(tags.get(b"t", b""))
         self.g = tags.get(b"g")                             # None: any (RFC 4871)
         self.n = tags.get(b"n")
-        self.p = _WS.sub(b"", tags.get(b"p", b""))
+        self.p = strip_fws(tags.get(b"p", b""))
         self.key_bytes = b""
         self.bits = 0
         self._rsa = None
@@ -103,13 +231,13 @@ class KeyRecord:
         return b"s" in self.t
 
     def public_key(self):
-        """RSA: dkimpy's dict {'modulus', 'publicExponent'} (for
-        dkim.crypto.RSASSA_PKCS1_v1_5_verify). Ed25519: nacl VerifyKey."""
+        """RSA: the dict {'modulus', 'publicExponent'} (dkimpy's form, for
+        dkim.verifier.rsa_verify). Ed25519: nacl VerifyKey."""
         if self.k == b"rsa":
             return self._rsa
         if self._ed is None:
-            from qmail_dkim.dkim.lib import nacl
-            self._ed = nacl().VerifyKey(self.key_bytes)
+            import nacl.signing         # PyNaCl: only when a key is Ed25519
+            self._ed = nacl.signing.VerifyKey(self.key_bytes)
         return self._ed
 
     # V: does the key fit a signature's a=?
@@ -132,7 +260,7 @@ class KeyRecord:
         wildcard, empty g= matches nothing. Absent g=: matches."""
         if self.g is None:
             return True
-        g = _WS.sub(b"", self.g)
+        g = strip_fws(self.g)
         if g == b"*":
             return True
         if g == b"":
@@ -153,10 +281,8 @@ def parse_key_record(txt):
     if isinstance(txt, str):
         txt = txt.encode("utf-8", "surrogateescape")
     try:
-        tags = dkim.util.parse_tag_value(txt)
-    except dkim.util.InvalidTagValueList as e:
-        raise KeyRecordError("L", "key record unparsable: %s" % _short(e))
-    except Exception as e:          # noqa: BLE001 - any garbage is L, never a crash
+        tags = parse_tag_list(txt)
+    except TagListError as e:
         raise KeyRecordError("L", "key record unparsable: %s" % _short(e))
     rec = KeyRecord(tags)
     if rec.v is not None and rec.v != b"DKIM1":
@@ -175,10 +301,10 @@ def parse_key_record(txt):
         raise KeyRecordError("R", "key p= is not base64")
     if rec.k == b"rsa":
         try:
-            rec._rsa = dkim.crypto.parse_public_key(rec.key_bytes)
+            rec._rsa = rsa_public_key(rec.key_bytes)
             mod = rec._rsa["modulus"]
             exp = rec._rsa["publicExponent"]
-        except Exception as e:      # noqa: BLE001 - dkimpy's ASN.1 parser raises several types
+        except ValueError as e:
             raise KeyRecordError("R", "key p= is not an RSA public key: %s" % _short(e))
         if not isinstance(mod, int) or not isinstance(exp, int) or mod <= 0 or exp <= 1:
             raise KeyRecordError("R", "key p= is not an RSA public key")

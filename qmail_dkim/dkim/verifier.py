@@ -40,32 +40,38 @@ Limits (so a message cannot make us work or wait without bound):
 Key records come from the `keys` object the caller passes (verify/keys.py:
 $SELECTOR_DATA or bounded DNS); this module asks no DNS itself.
 
-Library use: tags are parsed with dkimpy's parse_tag_value, canonicalization
-is dkimpy's, RSA verification is dkimpy's RSASSA_PKCS1_v1_5_verify, Ed25519
-PyNaCl's. dkimpy's own verify() is not used: it reports most failures as one
-exception or False, allows 10 hours of grace on x=, fetches keys with its
-own unbounded DNS plug-in and adds the extra-From hack; the letters need the
-finer checks below. Header hashing is headerhash.py (shared with the signer).
+Library use: tags are parsed with keyrecord.parse_tag_list (dkimpy's
+parse_tag_value's outcomes), RSA signatures checked by rsa_verify below
+(RFC 8017 RSASSA-PKCS1-v1_5, as dkimpy's), Ed25519 by PyNaCl; the syntax
+checks are plain bytes and str operations, no regular expressions. All of
+that instead of dkimpy's modules and `re` for their imports (logging,
+hashlib, base64, enum...): start-up cost on every verified message
+(qmail-dkimd(8), SPEED). dkimpy's own verify() is not used: it reports
+most failures as one exception or False, allows 10 hours of grace on x=,
+fetches keys with its own unbounded DNS plug-in and adds the extra-From
+hack; the letters need the finer checks below. Header hashing is
+headerhash.py (shared with the signer).
 """
-import re
 import time
 
 from qmail_dkim.dkim import headerhash
 from qmail_dkim.dkim.bodyhash import BodyHasher, hash_bodies
-from qmail_dkim.dkim.lib import dkim
-import dkim.util  # noqa: E402 - tag-list parsing (imports logging; verify path only)
 from qmail_dkim.dkim.text import domain_key, short
-from qmail_dkim.dkim.keyrecord import KeyRecordError, LetterError, b64decode_strict, parse_key_record
+from qmail_dkim.dkim.keyrecord import (DuplicateTag, KeyRecordError, LetterError, TagListError,
+                                       b64decode_strict, parse_key_record, parse_tag_list,
+                                       strip_fws)
 
 MAX_SIGNATURES = 10
 REQUIRED = (b"v", b"a", b"b", b"bh", b"d", b"h", b"s")
 ALGORITHMS = {b"rsa-sha256": "sha256", b"ed25519-sha256": "sha256"}
+CANONICALIZATIONS = (b"simple", b"relaxed")
 
-_WS = re.compile(rb"[ \t\r\n]+")
-_HDRNAME = re.compile(rb"^[\x21-\x39\x3b-\x7e]+$")
-_LABEL = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?$")
-_DIGITS = re.compile(rb"^[0-9]{1,40}$")
-_L_DIGITS = re.compile(rb"^[0-9]{1,76}$")
+# h= names: printable ASCII but ":" (RFC 5322 ftext); what translate() leaves
+# of a name is what is not allowed in it.
+_FTEXT = bytes(range(0x21, 0x3A)) + bytes(range(0x3B, 0x7F))
+# domain labels after IDNA: LDH plus "_" (RFC 6376 3.5: selectors and d=)
+_LABEL_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+_HEX = b"0123456789ABCDEFabcdef"
 
 
 class Invalid(LetterError):
@@ -129,7 +135,7 @@ def norm_domain(raw, what):
                 label = label.encode("idna").decode("ascii")
             except UnicodeError:
                 raise Invalid("H", "%s= has a label that is not a valid IDN" % what)
-        if not label or not _LABEL.match(label):
+        if not label or label.strip(_LABEL_CHARS) or "-" in (label[0], label[-1]):
             raise Invalid("H", "%s= is not a domain name" % what)
         labels.append(label)
     return ".".join(labels)
@@ -137,14 +143,14 @@ def norm_domain(raw, what):
 
 def qp_decode(value):
     """dkim-quoted-printable (RFC 6376 2.11): =XX escapes, FWS dropped."""
-    value = _WS.sub(b"", value)
+    value = strip_fws(value)
     out = bytearray()
     i = 0
     while i < len(value):
         c = value[i]
         if c == 0x3D:       # '='
             h = value[i + 1:i + 3]
-            if len(h) != 2 or not re.match(rb"^[0-9A-Fa-f]{2}$", h):
+            if len(h) != 2 or h.translate(None, _HEX):
                 raise Invalid("H", "i= has a bad =XX escape")
             out.append(int(h, 16))
             i += 3
@@ -168,7 +174,7 @@ def check_tags(sig, opts, from_count):
     """H, W, Y (i= vs d=), X, K, O, in that order. Raises Invalid."""
     _check_syntax(sig)
     # W
-    v = _WS.sub(b"", sig.tags[b"v"])
+    v = strip_fws(sig.tags[b"v"])
     if v != b"1":
         raise Invalid("W", "v=%s is not 1" % short(v))
     # Y (the t=s part follows once the key is known)
@@ -187,10 +193,10 @@ def check_tags(sig, opts, from_count):
 def _tag_list(sig):
     """H: the tag list parses, each required tag once. Sets sig.tags."""
     try:
-        tags = dkim.util.parse_tag_value(sig.field.value)
-    except dkim.util.DuplicateTag as e:
+        tags = parse_tag_list(sig.field.value)
+    except DuplicateTag as e:
         raise Invalid("H", "tag %s given twice" % short(e.args[0] if e.args else b"?"))
-    except Exception as e:          # noqa: BLE001 - InvalidTagValueList and anything odd
+    except TagListError as e:
         raise Invalid("H", "tag list unparsable: %s" % short(e))
     sig.tags = tags
     for t in REQUIRED:
@@ -199,13 +205,13 @@ def _tag_list(sig):
     return tags
 
 
-def _number(tags, name, digits=_DIGITS):
+def _number(tags, name, digits=40):
     """Tag `name` as an int (FWS removed), None when absent; H when it is
-    not a number."""
+    not 1 to `digits` ASCII digits."""
     if name not in tags:
         return None
-    value = _WS.sub(b"", tags[name])
-    if not digits.match(value):
+    value = strip_fws(tags[name])
+    if not 0 < len(value) <= digits or not value.isdigit():     # bytes: ASCII digits only
         raise Invalid("H", "%s= is not a number" % name.decode())
     return int(value)
 
@@ -214,25 +220,24 @@ def _check_syntax(sig):
     """H: every tag well-formed. Sets the parsed values on sig."""
     tags = _tag_list(sig)
     # d= and s= first, so that later failures can still name them
-    # (parse_tag_value stripped the ends; FWS inside a name is an error)
+    # (parse_tag_list stripped the ends; FWS inside a name is an error)
     sig.d = norm_domain(tags[b"d"], "d")
     sig.s = norm_domain(tags[b"s"], "s")
-    a = _WS.sub(b"", tags[b"a"]).lower()
+    a = strip_fws(tags[b"a"]).lower()
     sig.a = a
     if a == b"rsa-sha1":
         raise Invalid("H", "a=rsa-sha1 is not allowed (RFC 8301)")
     if a not in ALGORITHMS:
         raise Invalid("H", "unknown a=%s" % short(a))
-    sig.b_text = _WS.sub(b"", tags[b"b"])
+    sig.b_text = strip_fws(tags[b"b"])
     sig.b = _b64(tags[b"b"], "b")
     sig.bh = _b64(tags[b"bh"], "bh")
-    c = _WS.sub(b"", tags.get(b"c", b"simple/simple")).lower()
-    try:
-        sig.canon = dkim.canonicalization.CanonicalizationPolicy.from_c_value(c)
-    except Exception:               # noqa: BLE001 - InvalidCanonicalizationPolicyError
+    c = strip_fws(tags.get(b"c", b"simple/simple")).lower()
+    sig.canon = parse_c(c)
+    if sig.canon is None:
         raise Invalid("H", "unknown c=%s" % short(c))
-    hlist = [_WS.sub(b"", h).lower() for h in tags[b"h"].split(b":")]
-    if not hlist or not all(_HDRNAME.match(h) for h in hlist):
+    hlist = [strip_fws(h).lower() for h in tags[b"h"].split(b":")]
+    if not hlist or not all(h and not h.translate(None, _FTEXT) for h in hlist):
         raise Invalid("H", "h= is not a list of header names")
     sig.hlist = hlist
     if b"i" in tags:
@@ -242,15 +247,27 @@ def _check_syntax(sig):
         local, _, idom = ident.rpartition(b"@")
         sig.i_local = local
         sig.i_domain = norm_domain(idom, "i")
-    sig.l = _number(tags, b"l", _L_DIGITS)
+    sig.l = _number(tags, b"l", 76)
     if b"q" in tags:
-        methods = [_WS.sub(b"", m).lower() for m in tags[b"q"].split(b":")]
+        methods = [strip_fws(m).lower() for m in tags[b"q"].split(b":")]
         if b"dns/txt" not in methods:
             raise Invalid("H", "q= does not offer dns/txt")
     sig.t = _number(tags, b"t")
     sig.x = _number(tags, b"x")
     if sig.t is not None and sig.x is not None and sig.x < sig.t:
         raise Invalid("H", "x= is earlier than t=")
+
+
+def parse_c(c):
+    """c= (FWS removed, lowercase) -> (header, body) canonicalization names
+    (bytes), None when unknown. "x" alone is "x/simple" (RFC 6376 3.5), as
+    dkimpy's CanonicalizationPolicy.from_c_value takes it."""
+    parts = c.split(b"/")
+    if len(parts) == 1:
+        parts.append(b"simple")
+    if len(parts) != 2 or parts[0] not in CANONICALIZATIONS or parts[1] not in CANONICALIZATIONS:
+        return None
+    return parts[0], parts[1]
 
 
 def _check_from(sig, opts, from_count):
@@ -304,27 +321,51 @@ def check_key(sig, keys):
 
 # ------------------------------------------------------------- hashing
 
+def canon_policy(canon):
+    """The (header, body) names as the CanonicalizationPolicy headerhash.py
+    takes (dkimpy's; imported only now, when a header is hashed)."""
+    from qmail_dkim.dkim.lib import dkim
+    return dkim.canonicalization.CanonicalizationPolicy.from_c_value(b"/".join(canon))
+
+
 def header_hash(sig, fields):
     """The hash object over the signed header fields and the signature field."""
     f = sig.field
-    return headerhash.header_hash(sig.canon, ALGORITHMS[sig.a], fields, sig.hlist,
+    return headerhash.header_hash(canon_policy(sig.canon), ALGORITHMS[sig.a], fields, sig.hlist,
                                   f.raw[:f.colon - 1], f.crlf_value())
+
+
+# RFC 8017 9.2 note 1: the DER DigestInfo of SHA-256 before the hash value
+_SHA256_DIGESTINFO = bytes.fromhex("3031300d060960864801650304020105000420")
+
+
+def rsa_verify(digest, signature, pk):
+    """RSASSA-PKCS1-v1_5 verification (RFC 8017 8.2.2) of a SHA-256 digest
+    with pk = {'modulus', 'publicExponent'}: the EMSA-PKCS1-v1_5 encoding
+    compared in full. The signature must be exactly k octets and below n
+    (dkimpy reduces it mod n, which accepts s + n too). Ours, not dkimpy's
+    RSASSA_PKCS1_v1_5_verify (the same arithmetic: pow), whose module imports
+    hashlib, re and base64 -- start-up cost on every verified message
+    (qmail-dkimd(8), SPEED)."""
+    n = pk["modulus"]
+    k = (n.bit_length() + 7) // 8
+    if len(signature) != k or len(digest) != 32:
+        return False
+    s = int.from_bytes(signature, "big")
+    if s >= n:
+        return False
+    em = pow(s, pk["publicExponent"], n).to_bytes(k, "big")
+    t = _SHA256_DIGESTINFO + digest
+    if k < len(t) + 11:
+        return False                # "intended encoded message length too short"
+    return em == b"\x00\x01" + b"\xff" * (k - len(t) - 3) + b"\x00" + t
 
 
 def verify_signature(sig, hasher):
     """True if b= is a valid signature over the hash."""
     key = sig.key
     if key.k == b"rsa":
-        pk = key.public_key()
-        modlen = (pk["modulus"].bit_length() + 7) // 8
-        # RFC 8017 8.2.2: the signature is exactly k octets and below n
-        # (dkimpy reduces it mod n, which accepts s + n too).
-        if len(sig.b) != modlen or int.from_bytes(sig.b, "big") >= pk["modulus"]:
-            return False
-        try:
-            return bool(dkim.crypto.RSASSA_PKCS1_v1_5_verify(hasher, sig.b, pk))
-        except Exception:           # noqa: BLE001 - DigestTooLargeError and friends
-            return False
+        return rsa_verify(hasher.digest(), sig.b, key.public_key())
     try:
         key.public_key().verify(hasher.digest(), sig.b)
         return True
@@ -365,7 +406,7 @@ def verify_all(fields, spool, opts, keys):
     pending = [s for s in results if s.letter is None]
     hashers = {}
     for sig in pending:
-        k = (sig.canon.body_algorithm.name.decode(), ALGORITHMS[sig.a], sig.l)
+        k = (sig.canon[1].decode(), ALGORITHMS[sig.a], sig.l)
         if k not in hashers:
             hashers[k] = BodyHasher(k[0], k[1], k[2])
         sig.body = hashers[k]
