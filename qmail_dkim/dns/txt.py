@@ -42,14 +42,15 @@ A TXT query and its answer need only the small encoder/decoder below.
 dnspython is still used by the tests to cross-check it. A second reason:
 dns.query.udp() uses an unconnected socket, so an ICMP port-unreachable from a
 dead server is not seen and costs the whole timeout; a connected socket here
-reports it at once.
+reports it at once. For the same start-up reason (qmail-dkimd(8), SPEED) the
+C modules _socket and _struct are used, not socket.py (which imports
+selectors and enum) and struct.py, and no regular expressions.
 """
+import _socket
+import _struct as struct
 import errno
 import os
-import re
 import select
-import socket
-import struct
 import time
 
 DEFAULT_TIMEOUT = 5.0
@@ -104,9 +105,9 @@ class DnsNameError(ValueError):
 # ---------------------------------------------------------------- servers
 
 def _valid_ip(host):
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    fam = _socket.AF_INET6 if ":" in host else _socket.AF_INET
     try:
-        socket.inet_pton(fam, host.split("%", 1)[0])
+        _socket.inet_pton(fam, host.split("%", 1)[0])
     except (OSError, ValueError):
         return False
     return True
@@ -146,12 +147,9 @@ def _parse_dnscacheip(value, bad=None):
     """Usable servers of a DNSCACHEIP value; the entries skipped are
     appended to `bad` when given (for the warnings)."""
     out = []
-    for token in re.split(r"[\s,]+", value.strip()):
-        if not token:
-            continue
+    for token in value.replace(",", " ").split():
         # djbdns' own form joins IPv4 addresses with dots: a.b.c.d.e.f.g.h
-        m = re.fullmatch(r"(\d{1,3}(?:\.\d{1,3})+)", token)
-        if m and token.count(".") % 4 == 3 and token.count(".") > 3:
+        if _dotted_numbers(token) and token.count(".") % 4 == 3 and token.count(".") > 3:
             parts = token.split(".")
             for i in range(0, len(parts), 4):
                 s = _parse_server(".".join(parts[i:i + 4]))
@@ -166,6 +164,13 @@ def _parse_dnscacheip(value, bad=None):
         elif bad is not None:
             bad.append(token)
     return out
+
+
+def _dotted_numbers(token):
+    """1-3 decimal digits (Unicode Nd, as the regex this replaced took
+    them), a dot, 1-3 digits, ... at least two groups."""
+    parts = token.split(".")
+    return len(parts) > 1 and all(0 < len(p) <= 3 and p.isdecimal() for p in parts)
 
 
 def _parse_resolv_conf(path):
@@ -417,13 +422,14 @@ def _collect(msg, qname_wire, rrs):
 # ---------------------------------------------------------------- transport
 
 def _family(ip):
-    return socket.AF_INET6 if ":" in ip else socket.AF_INET
+    return _socket.AF_INET6 if ":" in ip else _socket.AF_INET
 
 
 def _udp(server, query, qid, qname_wire, timeout, qtype=TYPE_TXT):
     """-> (rcode, flags, raw message, rrs). Raises OSError/TimeoutError."""
     deadline = time.monotonic() + timeout
-    with socket.socket(_family(server[0]), socket.SOCK_DGRAM) as s:
+    s = _socket.socket(_family(server[0]), _socket.SOCK_DGRAM)
+    try:
         s.setblocking(False)
         s.connect(server)
         s.send(query)
@@ -443,6 +449,8 @@ def _udp(server, query, qid, qname_wire, timeout, qtype=TYPE_TXT):
             except FormatError:
                 continue        # spoofed, stale or garbled: keep waiting
             return rcode, flags, msg, rrs
+    finally:
+        s.close()
 
 
 def _recv_exact(s, n, deadline):
@@ -461,13 +469,16 @@ def _recv_exact(s, n, deadline):
 
 def _tcp(server, query, qid, qname_wire, timeout, qtype=TYPE_TXT):
     deadline = time.monotonic() + timeout
-    with socket.socket(_family(server[0]), socket.SOCK_STREAM) as s:
+    s = _socket.socket(_family(server[0]), _socket.SOCK_STREAM)
+    try:
         s.settimeout(timeout)
         s.connect(server)
         s.settimeout(max(deadline - time.monotonic(), 0.001))
         s.sendall(struct.pack("!H", len(query)) + query)
         (n,) = struct.unpack("!H", _recv_exact(s, 2, deadline))
         msg = _recv_exact(s, n, deadline)
+    finally:
+        s.close()
     try:
         rcode, flags, rrs = parse_response(msg, qid, qname_wire, qtype)
     except FormatError as e:

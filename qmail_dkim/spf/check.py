@@ -23,8 +23,14 @@ explanation, so its per-message check asks nothing it would not use).
 
 The client address may be IPv4, IPv6 or IPv4-mapped IPv6 (::ffff:a.b.c.d,
 which is evaluated as the IPv4 address, as RFC 7208 section 5 asks for).
+
+The record syntax is read by plain string scanning, not regular expressions,
+and addresses go through _socket, not socket.py: `re` (enum, functools...)
+and socket.py (selectors) are start-up cost on every message checked
+(qmail-dkimd(8), SPEED). tests/test_verify_noregex.py compares each scanner
+with the regular expression it replaced.
 """
-import re
+import _socket
 import time
 
 from qmail_dkim.dkim.text import domain_key
@@ -71,27 +77,45 @@ class TempError(Exception):
 def parse_ip(text):
     """'192.0.2.1' / '2001:db8::1' / '::ffff:192.0.2.1' -> (4 or 6, int).
     IPv4-mapped IPv6 is returned as IPv4. ValueError when not an address."""
-    import socket
     text = text.strip()
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
     if text[:5].lower() == "ipv6:":
         text = text[5:]
     if ":" in text:
-        raw = socket.inet_pton(socket.AF_INET6, text.split("%", 1)[0])
+        raw = _socket.inet_pton(_socket.AF_INET6, text.split("%", 1)[0])
         n = int.from_bytes(raw, "big")
         if n >> 32 == 0xFFFF:
             return 4, n & 0xFFFFFFFF
         return 6, n
-    m = _IP4.fullmatch(text)
-    if not m:
+    if not ip4_ok(text):
         raise ValueError("not an IP address: %r" % text)
     return 4, _ip4_int(text)
 
 
-_QNUM = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
-_IP4 = re.compile(r"%s\.%s\.%s\.%s" % ((_QNUM,) * 4))
-_CIDR = re.compile(r"0|[1-9][0-9]?[0-9]?")
+_DIGITS = "0123456789"
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_NAME_CHARS = _ALNUM + "_.-"            # a mechanism or modifier name after its letter
+_HEX6 = "0123456789ABCDEFabcdef:."      # what an ip6 argument may hold
+
+
+def _digits(text):
+    """One or more ASCII digits, nothing else."""
+    return text != "" and not text.strip(_DIGITS)
+
+
+def ip4_ok(text):
+    """Dotted decimal, four numbers 0-255 without leading zeros (RFC 7208's
+    ip4-network: qnum "." qnum "." qnum "." qnum)."""
+    parts = text.split(".")
+    return len(parts) == 4 and all(
+        _digits(p) and len(p) <= 3 and (p == "0" or p[0] != "0") and int(p) <= 255
+        for p in parts)
+
+
+def _cidr_ok(text):
+    """"0" or 1-3 digits without a leading zero (ip4-cidr-length / ip6-)."""
+    return _digits(text) and (text == "0" or (text[0] != "0" and len(text) <= 3))
 
 
 def _ip4_int(text):
@@ -104,8 +128,7 @@ def _ip4_text(n):
 
 
 def _ip6_text(n):
-    import socket
-    return socket.inet_ntop(socket.AF_INET6, n.to_bytes(16, "big"))
+    return _socket.inet_ntop(_socket.AF_INET6, n.to_bytes(16, "big"))
 
 
 def ip_text(ver, n):
@@ -133,9 +156,43 @@ def reverse_name(ver, ip):
 
 _MACRO_LETTERS = "slodiphvcrt"
 _EXP_ONLY = "crt"
-_MACRO = re.compile(r"%\{([A-Za-z])([0-9]*)(r?)([.\-+,/_=]*)\}", re.I)
+_MACRO_DELIMS = ".-+,/_="
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-_TOPLABEL = re.compile(r"[A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*|[A-Za-z0-9]+-[A-Za-z0-9-]*[A-Za-z0-9]")
+
+
+def _match_macro(text, i):
+    """The macro "%{" letter digits ["r"] delimiters "}" at text[i] (RFC
+    7208 section 7.1; the r in either case) -> (letter, digits, "r" or "",
+    delimiters, end), None when there is none."""
+    if text[i + 1:i + 2] != "{" or i + 2 >= len(text) or text[i + 2] not in _LETTERS:
+        return None
+    letter = text[i + 2]
+    j = k = i + 3
+    n = len(text)
+    while k < n and text[k] in _DIGITS:
+        k += 1
+    digits = text[j:k]
+    r = ""
+    if k < n and text[k] in "rR":
+        r = text[k]
+        k += 1
+    j = k
+    while k < n and text[k] in _MACRO_DELIMS:
+        k += 1
+    if k >= n or text[k] != "}":
+        return None
+    return letter, digits, r, text[j:k], k + 1
+
+
+def _toplabel_ok(top):
+    """RFC 7208 toplabel: ALPHA / DIGIT with at least one ALPHA, or
+    alphanumerics with hyphens inside (not first, not last)."""
+    if not top or top.strip(_ALNUM + "-"):
+        return False
+    if "-" in top:
+        return top[0] != "-" and top[-1] != "-"
+    return bool(top.strip(_DIGITS))       # some letter
 
 
 def parse_macro_string(text, exp=False):
@@ -162,25 +219,25 @@ def parse_macro_string(text, exp=False):
                 lit.append("%20")
                 i += 2
                 continue
-            m = _MACRO.match(text, i)
+            m = _match_macro(text, i)
             if not m:
                 raise PermError("invalid macro at %r" % text[i:i + 12])
-            letter = m.group(1).lower()
+            name, count, rev, delims, end = m
+            letter = name.lower()
             if letter not in _MACRO_LETTERS:
-                raise PermError("unknown macro letter %r" % m.group(1))
+                raise PermError("unknown macro letter %r" % name)
             if letter in _EXP_ONLY and not exp:
-                raise PermError("macro %%{%s} is allowed in exp= text only" % m.group(1))
-            digits = m.group(2).lstrip("0")
-            if m.group(2) and not digits:
+                raise PermError("macro %%{%s} is allowed in exp= text only" % name)
+            digits = count.lstrip("0")
+            if count and not digits:
                 raise PermError("macro with a zero label count")
             if len(digits) > 3:
                 digits = "999"          # (any count over the labels takes them all)
             if lit:
                 out.append("".join(lit))
                 lit = []
-            out.append((m.group(1), int(digits) if digits else 0, bool(m.group(3)),
-                        m.group(4) or "."))
-            i = m.end()
+            out.append((name, int(digits) if digits else 0, bool(rev), delims or "."))
+            i = end
             continue
         o = ord(ch)
         if not (0x21 <= o <= 0x7E or (exp and o == 0x20)):
@@ -203,7 +260,7 @@ def parse_domain_spec(text):
     if "." not in tail:
         raise PermError("domain-spec %r is not a fully qualified name" % text)
     top = tail.rsplit(".", 1)[1]
-    if not _TOPLABEL.fullmatch(top):
+    if not _toplabel_ok(top):
         raise PermError("domain-spec %r has an invalid top label" % text)
     return tokens
 
@@ -243,15 +300,75 @@ class Term:
         self.ver = 4
 
 
-_MODIFIER = re.compile(r"([A-Za-z][A-Za-z0-9_.\-]*)=(.*)", re.S)
-_MECH = re.compile(r"([+\-~?]?)([A-Za-z][A-Za-z0-9_.\-]*)(.*)", re.S)
-_DUAL_CIDR = re.compile(r"(.*?)(?:/([0-9]+))?(?://([0-9]+))?", re.S)
+def _name_ok(name):
+    """A mechanism or modifier name: ALPHA *( ALPHA / DIGIT / "-" / "_" / "." )."""
+    return name != "" and name[0] in _LETTERS and not name[1:].strip(_NAME_CHARS)
+
+
+def split_modifier(word):
+    """name "=" value -> (name, value), None when the word is no modifier."""
+    name, eq, value = word.partition("=")
+    if eq and _name_ok(name):
+        return name, value
+    return None
+
+
+def split_mechanism(word):
+    """[qualifier] name rest -> (qualifier or "", name, rest), the name as
+    long as it goes; None when no name follows the qualifier."""
+    qual = word[:1] if word[:1] in ("+", "-", "~", "?") else ""
+    i = len(qual)
+    if i >= len(word) or word[i] not in _LETTERS:
+        return None
+    j = i + 1
+    while j < len(word) and word[j] in _NAME_CHARS:
+        j += 1
+    return qual, word[i:j], word[j:]
+
+
+def _trailing_digits(text):
+    """The length of the run of ASCII digits that ends `text`."""
+    i = len(text)
+    while i and text[i - 1] in _DIGITS:
+        i -= 1
+    return len(text) - i
+
+
+def split_dual_cidr(rest):
+    """a / mx argument -> (domain part, ip4 length text or None, ip6 length
+    text or None): the longest tail of the forms "/N", "//N", "/N//N" is
+    the lengths, what is before it the domain part."""
+    n6 = _trailing_digits(rest)
+    if not n6:
+        return rest, None, None
+    head = rest[:len(rest) - n6]
+    if head.endswith("//"):
+        c6 = rest[len(head):]
+        head = head[:-2]
+        n4 = _trailing_digits(head)
+        if n4 and head[:len(head) - n4].endswith("/"):
+            return head[:len(head) - n4 - 1], head[len(head) - n4:], c6
+        return head, None, c6
+    if head.endswith("/"):
+        return head[:-1], rest[len(head):], None
+    return rest, None, None
+
+
+def _address_argument(rest, chars):
+    """":" address ["/" length] with the address of `chars` -> (address,
+    length text or None), None when it is not."""
+    if rest[:1] != ":":
+        return None
+    addr, slash, length = rest[1:].partition("/")
+    if not addr or addr.strip(chars) or (slash and not _digits(length)):
+        return None
+    return addr, (length if slash else None)
 
 
 def _cidr(text, top):
     if text is None:
         return top
-    if not _CIDR.fullmatch(text) or int(text) > top:
+    if not _cidr_ok(text) or int(text) > top:
         raise PermError("invalid CIDR length /%s" % text)
     return int(text)
 
@@ -265,9 +382,9 @@ def parse_record(text):
     for word in text.split(" ")[1:]:
         if not word:
             continue
-        m = _MODIFIER.fullmatch(word)
+        m = split_modifier(word)
         if m:
-            name, value = m.group(1).lower(), m.group(2)
+            name, value = m[0].lower(), m[1]
             t = Term(word, "mod", name)
             if name in ("redirect", "exp"):
                 t.domain = parse_domain_spec(value)
@@ -282,10 +399,10 @@ def parse_record(text):
             else:
                 parse_macro_string(value)       # unknown modifier: syntax only
             continue
-        m = _MECH.fullmatch(word)
+        m = split_mechanism(word)
         if not m:
             raise PermError("invalid term %r" % word)
-        qual, name, rest = m.group(1) or "+", m.group(2).lower(), m.group(3)
+        qual, name, rest = m[0] or "+", m[1].lower(), m[2]
         if name not in _MECHANISMS:
             raise PermError("unknown mechanism %r" % word)
         t = Term(word, "mech", name)
@@ -298,8 +415,7 @@ def parse_record(text):
                 raise PermError("%s needs a domain: %r" % (name, word))
             t.domain = parse_domain_spec(rest[1:])
         elif name in ("a", "mx"):
-            dm = _DUAL_CIDR.fullmatch(rest)
-            arg, c4, c6 = dm.group(1), dm.group(2), dm.group(3)
+            arg, c4, c6 = split_dual_cidr(rest)
             if arg:
                 if not arg.startswith(":"):
                     raise PermError("invalid term %r" % word)
@@ -312,22 +428,21 @@ def parse_record(text):
                     raise PermError("invalid term %r" % word)
                 t.domain = parse_domain_spec(rest[1:])
         elif name == "ip4":
-            im = re.fullmatch(r":([0-9.]+)(?:/([0-9]+))?", rest)
-            if not im or not _IP4.fullmatch(im.group(1)):
+            im = _address_argument(rest, _DIGITS + ".")
+            if not im or not ip4_ok(im[0]):
                 raise PermError("invalid ip4 %r" % word)
-            t.ver, t.net = 4, _ip4_int(im.group(1))
-            t.cidr4 = _cidr(im.group(2), 32)
+            t.ver, t.net = 4, _ip4_int(im[0])
+            t.cidr4 = _cidr(im[1], 32)
         elif name == "ip6":
-            im = re.fullmatch(r":([0-9A-Fa-f:.]+)(?:/([0-9]+))?", rest)
+            im = _address_argument(rest, _HEX6)
             if not im:
                 raise PermError("invalid ip6 %r" % word)
             try:
-                import socket
-                raw = socket.inet_pton(socket.AF_INET6, im.group(1))
+                raw = _socket.inet_pton(_socket.AF_INET6, im[0])
             except (OSError, ValueError):
                 raise PermError("invalid ip6 %r" % word)
             t.ver, t.net = 6, int.from_bytes(raw, "big")
-            t.cidr6 = _cidr(im.group(2), 128)
+            t.cidr6 = _cidr(im[1], 128)
         directives.append(t)
     return directives, redirect, exp
 
@@ -497,7 +612,9 @@ class _Check:
                 continue
             letter, count, reverse, delims = tok
             value = self._macro_value(letter.lower(), domain)
-            parts = re.split("[" + re.escape(delims) + "]", value)
+            for d in delims[1:]:            # split on any of the delimiters
+                value = value.replace(d, delims[0])
+            parts = value.split(delims[0])
             if reverse:
                 parts.reverse()
             if count:
