@@ -100,6 +100,21 @@ def test_rsa_plus_ed25519_on_one_message(home, dns):
     assert ("pass", "pass") in mail_dkim(r.msg, dns)
 
 
+@pytest.mark.parametrize("subject", [b"cr at the end\r", b"ff at the end\x0c", b"\x0bvt at the start"])
+def test_relaxed_header_ends_are_stripped_as_mailauth_does(home, dns, subject):
+    """VT, FF and a CR (before LF: message data) at the ends of a value are
+    stripped by relaxed canonicalization (headerhash.py, as dkimpy), which is
+    what mailauth does; Mail::DKIM strips them after the colon only."""
+    require_tool("mailauth")
+    msg = b"From: joe@example.com\nSubject: " + subject + b"\nTo: bob@example.net\n\nbody\n"
+    r = qdkim.run(home, RELAY, message=msg)
+    assert r.rc == 0, r.stderr
+    res = verifiers.mailauth_dkim_results(verifiers.mailauth_verify(r.msg, ed_records()))
+    assert [x[0] for x in res] == ["pass"], res
+    if subject.startswith(b"\x0b"):
+        assert mail_dkim(r.msg, dns) == [("pass", "pass")]
+
+
 SEEDS_001_SIGN = ('127.0.0.1:allow,RELAYCLIENT="",QMAILQUEUE="bin/qmail-dkim",'
                   'DKIMKEY="control/domainkeys/%/default"\n')
 
