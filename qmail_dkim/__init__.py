@@ -50,7 +50,8 @@ nothing from qmail_dkim outside dkim/ (key records come through a callable)
   dkim.signer      building one DKIM-Signature header
   dkim.verifier    checking one DKIM-Signature: the letter of each signature
   dkim.keyrecord   parsing a DKIM key record
-  dkim.privkey     reading RSA / Ed25519 private keys
+  dkim.privkey     reading RSA / Ed25519 private keys, RSA signing in Python
+  dkim.ossl        RSA signing through OpenSSL's libcrypto by ctypes (start-up time)
   dkim.text        domain names as compared, bytes as short text (shared helpers)
 
 DMARC, RFC 9989 (dmarc/): no environment, no files, no exit codes

@@ -1,18 +1,20 @@
-"""Reading DKIM private keys (qmail-dkim(8), SIGNING, "The key: the % rule").
+"""Reading DKIM private keys (qmail-dkim(8), SIGNING, "The key: the % rule"),
+and signing with them.
 
 Accepted: PEM RSA (PKCS#1 "RSA PRIVATE KEY" or PKCS#8 "PRIVATE KEY"), PEM
 Ed25519 (PKCS#8, as `openssl genpkey -algorithm ed25519` writes it), or a bare
 base64 Ed25519 seed (as dkimpy's dknewkey writes it).
 
-RSA keys are parsed by dkimpy (dkim.crypto), whose pure-Python RSA signs with
-the CRT and costs no extra imports. Ed25519 PKCS#8 is a fixed 48-octet DER
-structure (RFC 8410); we take the seed out of it ourselves so that the RSA
-path never imports `cryptography`, and PyNaCl is imported only for Ed25519.
+The PEM and DER readers and the pure-Python RSA signer are our own for
+start-up cost on the per-message path (qmail-dkimd(8), SPEED): re, base64,
+dkimpy's dkim.crypto and dkim.asn1 (which is what they replace, and whose
+leniency they keep: the same keys are accepted) and `cryptography` all cost
+imports on every message. Ed25519 PKCS#8 is a fixed 48-octet DER structure
+(RFC 8410); PyNaCl is imported only for Ed25519. RSA signatures of large
+keys go through OpenSSL by ctypes (dkim/ossl.py), the others in Python.
 """
-import base64
 import binascii
 import os
-import re
 
 ED25519_OID_DER = b"\x06\x03\x2b\x65\x70"          # 1.3.101.112
 # qmail-dkimd only (qmail_dkim/daemon/server.py): keys already parsed, by the
@@ -20,7 +22,17 @@ ED25519_OID_DER = b"\x06\x03\x2b\x65\x70"          # 1.3.101.112
 # read from its file. None / None in qmail-dkim: every run reads the file.
 cache = None
 on_load = None
-_PEM = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\s*(.*?)\s*-----END \1-----", re.S)
+# RSA keys of at least this many bits are signed by OpenSSL through ctypes
+# (dkim/ossl.py); below it Python's own pow() is cheaper than `import ctypes`
+# and opening libcrypto. Measured per process: see tests/test_rsa_sign.py.
+OPENSSL_FROM_BITS = 2048
+_WS = b" \t\n\r\x0b\x0c"                          # what \s matches in bytes
+_LABEL = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ")
+_RSA_FIELDS = ("version", "modulus", "publicExponent", "privateExponent", "prime1",
+               "prime2", "exponent1", "exponent2", "coefficient")
+# DigestInfo prefixes of EMSA-PKCS1-v1_5 (RFC 8017, section 9.2, note 1)
+_DIGEST_INFO = {"sha256": bytes.fromhex("3031300d060960864801650304020105000420"),
+                "sha1": bytes.fromhex("3021300906052b0e03021a05000414")}
 
 
 class KeyFileError(Exception):
@@ -36,7 +48,7 @@ class PrivateKey:
     def __init__(self, kind, path, rsa=None, seed=None, mode=0):
         self.kind = kind            # "rsa" or "ed25519"
         self.path = path
-        self._rsa = rsa             # dkimpy's dict (modulus, exponents, primes)
+        self._rsa = rsa             # dict of the RSAPrivateKey's integers (_RSA_FIELDS)
         self._seed = seed           # 32-octet Ed25519 seed
         self.mode = mode            # st_mode of the file
         self.fast = None            # qmail-dkimd: sign(hashobj) through OpenSSL
@@ -59,10 +71,15 @@ class PrivateKey:
         return b"rsa-sha256" if self.kind == "rsa" else b"ed25519-sha256"
 
     def sign_rsa(self, hashobj):
+        """RSASSA-PKCS1-v1_5 signature of a sha256 or sha1 hash object."""
         if self.fast is not None:
             return self.fast(hashobj)
-        from qmail_dkim.dkim.lib import dkim
-        return bytes(dkim.crypto.RSASSA_PKCS1_v1_5_sign(hashobj, self._rsa))
+        name, digest = hashobj.name.lower(), hashobj.digest()
+        if self.bits >= OPENSSL_FROM_BITS:
+            sig = _openssl_sign(self._rsa, name, digest, (self.bits + 7) // 8)
+            if sig is not None:
+                return sig
+        return rsa_sign_pure(self._rsa, name, digest)
 
     def sign_ed25519(self, data):
         from qmail_dkim.dkim.lib import nacl
@@ -73,7 +90,7 @@ class PrivateKey:
         if self.kind == "ed25519":
             from qmail_dkim.dkim.lib import nacl
             raw = bytes(nacl().SigningKey(self._seed).verify_key)
-            return base64.b64encode(raw).decode("ascii")
+            return binascii.b2a_base64(raw, newline=False).decode("ascii")
         # Tools only (dknewkey -p, dkimtestkey, qmail-dkim-check): not on the
         # signing path, so the cryptography import is affordable here.
         from cryptography.hazmat.primitives.asymmetric import rsa
@@ -81,7 +98,128 @@ class PrivateKey:
         pub = rsa.RSAPublicNumbers(self._rsa["publicExponent"], self._rsa["modulus"]).public_key()
         spki = pub.public_bytes(serialization.Encoding.DER,
                                 serialization.PublicFormat.SubjectPublicKeyInfo)
-        return base64.b64encode(spki).decode("ascii")
+        return binascii.b2a_base64(spki, newline=False).decode("ascii")
+
+
+def _openssl_sign(rsa, hash_name, digest, size):
+    try:
+        from qmail_dkim.dkim import ossl
+    except ImportError:     # no ctypes; or a qmail-dkimd worker that cannot import
+        return None         # what its server did not (its account cannot read it)
+    return ossl.sign(pkcs1_der(rsa), hash_name, digest, size)
+
+
+def rsa_sign_pure(rsa, hash_name, digest):
+    """RSASSA-PKCS1-v1_5 in Python (RFC 8017, 8.2.1), with the CRT: the
+    octets of dkimpy's dkim.crypto.RSASSA_PKCS1_v1_5_sign and of OpenSSL."""
+    size = (rsa["modulus"].bit_length() + 7) // 8
+    t = _DIGEST_INFO[hash_name] + digest
+    if len(t) + 11 > size:
+        raise ValueError("RSA key of %d bits is too small for %s" % (size * 8, hash_name))
+    c = int.from_bytes(b"\x00\x01" + b"\xff" * (size - len(t) - 3) + b"\x00" + t, "big")
+    p, q = rsa["prime1"], rsa["prime2"]
+    m1 = pow(c, rsa["exponent1"], p)
+    m2 = pow(c, rsa["exponent2"], q)
+    s = m2 + rsa["coefficient"] * (m1 - m2) % p * q
+    # reduced to size octets as dkimpy does (only a key whose numbers
+    # disagree can give more)
+    return (s & ((1 << 8 * size) - 1)).to_bytes(size, "big")
+
+
+# -- DER: read as leniently as dkimpy's dkim.asn1 did (lengths of any form,
+# integers unsigned, anything after the last element ignored, a SEQUENCE
+# longer than its data cut short), so that the same keys are accepted.
+
+def _tlv(data, i, tag):
+    """-> (start, end) of the value of the element at i, which must have
+    this tag; end may lie beyond the data. ValueError otherwise."""
+    if i + 2 > len(data) or data[i] != tag:
+        raise ValueError
+    n = data[i + 1]
+    i += 2
+    if n & 0x80:
+        k = n & 0x7f
+        if i + k > len(data):
+            raise ValueError
+        n = int.from_bytes(data[i:i + k], "big")
+        i += k
+    return i, i + n
+
+
+def _integer(data, i):
+    s, e = _tlv(data, i, 0x02)
+    if e > len(data):
+        raise ValueError
+    return int.from_bytes(data[s:e], "big"), e
+
+
+def _rsa_private_key(der):
+    """RSAPrivateKey (RFC 8017, A.1.2) -> dict of its nine integers."""
+    s, e = _tlv(der, 0, 0x30)
+    body, i, values = der[s:e], 0, []
+    for _ in _RSA_FIELDS:
+        v, i = _integer(body, i)
+        values.append(v)
+    return dict(zip(_RSA_FIELDS, values))
+
+
+def _pkcs8_rsa_private_key(der):
+    """PrivateKeyInfo (RFC 5208): INTEGER, SEQUENCE { OID, NULL }, OCTET STRING
+    holding an RSAPrivateKey -> its dict. The OID is not looked at (dkimpy did not)."""
+    s, e = _tlv(der, 0, 0x30)
+    body = der[s:e]
+    _, i = _integer(body, 0)
+    s, i = _tlv(body, i, 0x30)
+    alg = body[s:i]
+    _, j = _tlv(alg, 0, 0x06)
+    s, e = _tlv(alg, j, 0x05)
+    if e != s:
+        raise ValueError
+    s, e = _tlv(body, i, 0x04)
+    return _rsa_private_key(body[s:e])
+
+
+def parse_rsa_der(der):
+    """A PKCS#1 RSAPrivateKey or a PKCS#8 PrivateKeyInfo holding one -> dict;
+    ValueError if it is neither."""
+    try:
+        return _rsa_private_key(der)
+    except ValueError:
+        return _pkcs8_rsa_private_key(der)
+
+
+def _der_length(n):
+    if n < 0x80:
+        return bytes((n,))
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((0x80 | len(b),)) + b
+
+
+def pkcs1_der(rsa):
+    """The RSAPrivateKey DER of the numbers we read (two primes, version 0),
+    as OpenSSL is given them: it signs with exactly what the Python signer would."""
+    body = b"\x02\x01\x00"
+    for k in _RSA_FIELDS[1:]:
+        v = rsa[k]
+        b = v.to_bytes(v.bit_length() // 8 + 1, "big")
+        body += b"\x02" + _der_length(len(b)) + b
+    return b"\x30" + _der_length(len(body)) + body
+
+
+def _pem_block(data):
+    """(label, base64 text) of the first PEM block, as the regular expression
+    -----BEGIN ([A-Z0-9 ]+)-----\\s*(.*?)\\s*-----END \\1----- finds it; None if none."""
+    i = data.find(b"-----BEGIN ")
+    while i >= 0:
+        j = k = i + 11
+        while k < len(data) and data[k] in _LABEL:
+            k += 1
+        if k > j and data.startswith(b"-----", k):
+            end = data.find(b"-----END " + data[j:k] + b"-----", k + 5)
+            if end >= 0:
+                return data[j:k].decode("ascii"), data[k + 5:end].strip(_WS)
+        i = data.find(b"-----BEGIN ", i + 1)
+    return None
 
 
 def _ed25519_seed_from_pkcs8(der):
@@ -97,13 +235,13 @@ def _ed25519_seed_from_pkcs8(der):
 
 def parse_private_key(data, path="<key>", mode=0):
     """Parse key bytes; raises KeyFileError (without quoting the bytes)."""
-    m = _PEM.search(data)
-    if m:
-        label = m.group(1).decode("ascii", "replace")
+    block = _pem_block(data)
+    if block:
+        label, text = block
         if "ENCRYPTED" in label:
             raise KeyFileError(path, "encrypted private keys are not supported")
         try:
-            der = base64.b64decode(re.sub(rb"\s+", b"", m.group(2)), validate=True)
+            der = binascii.a2b_base64(text.translate(None, _WS), strict_mode=True)
         except (binascii.Error, ValueError):
             raise KeyFileError(path, "PEM block is not valid base64")
         if label == "PRIVATE KEY" and ED25519_OID_DER in der[:32]:
@@ -113,10 +251,9 @@ def parse_private_key(data, path="<key>", mode=0):
                 raise KeyFileError(path, str(e))
             return PrivateKey("ed25519", path, seed=seed, mode=mode)
         if label in ("RSA PRIVATE KEY", "PRIVATE KEY"):
-            from qmail_dkim.dkim.lib import dkim
             try:
-                rsa = dkim.crypto.parse_private_key(der)
-            except Exception:   # dkimpy raises several types for bad DER
+                rsa = parse_rsa_der(der)
+            except ValueError:
                 raise KeyFileError(path, "not a parsable RSA or Ed25519 private key")
             if rsa["modulus"] <= 0:
                 raise KeyFileError(path, "not a parsable RSA private key")
@@ -126,7 +263,7 @@ def parse_private_key(data, path="<key>", mode=0):
     text = data.strip()
     if text and len(text) < 100:
         try:
-            raw = base64.b64decode(text, validate=True)
+            raw = binascii.a2b_base64(text, strict_mode=True)
         except (binascii.Error, ValueError):
             raw = b""
         if len(raw) == 32:

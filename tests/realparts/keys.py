@@ -144,3 +144,48 @@ def install(home, key: TestKey, domain: str | None = "example.com", selector: st
     control/domainkeys/<selector>, the fallback key). Returns the path."""
     d = Path(home) / "control" / "domainkeys"
     return key.write((d / domain if domain else d) / selector, fmt=fmt, mode=mode)
+
+
+def generator_key_files(directory, bits: int = 1024) -> dict:
+    """Key files as each key generator writes them, in directory -> {name: Path}:
+    openssl-rsa / openssl-rsa-traditional: openssl genrsa (PKCS#8 since
+    OpenSSL 3; -traditional: PKCS#1), openssl-pkey-*: openssl genpkey (RSA, Ed25519), qmail-dknewkey (RSA, Ed25519: PKCS#8) and dkimpy's
+    dknewkey (RSA through openssl genrsa, Ed25519 as a bare base64 seed)."""
+    import subprocess
+    from dkim import dknewkey as dkimpy_dknewkey
+    from qmail_dkim.tools import dknewkey
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for name, argv in (
+            ("openssl-rsa", ["openssl", "genrsa", "-out", "F", str(bits)]),
+            ("openssl-rsa-traditional", ["openssl", "genrsa", "-traditional", "-out", "F",
+                                         str(bits)]),
+            ("openssl-pkey-rsa", ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                                  "rsa_keygen_bits:%d" % bits, "-out", "F"]),
+            ("openssl-pkey-ed25519", ["openssl", "genpkey", "-algorithm", "ed25519",
+                                      "-out", "F"])):
+        out[name] = d / name
+        subprocess.run([str(out[name]) if a == "F" else a for a in argv], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for kind in ("rsa", "ed25519"):
+        out["qmail-dknewkey-" + kind] = d / ("qmail-dknewkey-" + kind)
+        out["qmail-dknewkey-" + kind].write_bytes(dknewkey.generate(kind, bits)[0])
+    saved = dkimpy_dknewkey.BITS_REQUIRED
+    dkimpy_dknewkey.BITS_REQUIRED = bits
+    try:
+        out["dkimpy-dknewkey-rsa"] = d / "dkimpy-dknewkey-rsa"
+        dkimpy_dknewkey.GenRSAKeys(str(out["dkimpy-dknewkey-rsa"]), verbose=False)
+    finally:
+        dkimpy_dknewkey.BITS_REQUIRED = saved
+    out["dkimpy-dknewkey-ed25519"] = d / "dkimpy-dknewkey-ed25519"
+    dkimpy_dknewkey.GenEd25519Keys(str(out["dkimpy-dknewkey-ed25519"]), verbose=False)
+    return out
+
+
+def ec_key_pkcs8() -> bytes:
+    """A P-256 key in PKCS#8 PEM: a PRIVATE KEY that is neither RSA nor Ed25519."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    return ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption())
