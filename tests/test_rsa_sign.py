@@ -5,11 +5,16 @@ refuse the rest with the same KeyFileError reasons; the OpenSSL path
 give the same signature octets; OpenSSL failing in any way falls back to
 Python; the sign path imports neither `cryptography` nor dkimpy.
 
-The measurement behind privkey.OPENSSL_FROM_BITS (fresh process, hashlib
-already loaded as on the sign path; CPU ms, median of 21, 2-core machine
-under load): RSA-1024 Python 2.6 / OpenSSL 8.5 (import ctypes, dlopen,
-DRBG set-up dominate), RSA-2048 14.0 / 10.1, RSA-3072 43.8 / 13.4,
-RSA-4096 96 / 20.6.
+The measurements behind privkey.OPENSSL_FROM_BITS and
+OPENSSL_LOADED_FROM_BITS: one signature in a fresh `python3 -S`, CPU ms,
+median (min) of 21, 2-core machine under load (4-6), Python / OpenSSL
+(import ctypes, dlopen, OpenSSL's first-use set-up included):
+  libcrypto not loaded (the sign path since it hashes with _sha256):
+    RSA-2048 14.7 (11.4) / 16.7 (11.8)   RSA-3072 45.7 (32.7) / 19.7 (14.4)
+    RSA-4096 93.7 (77.6) / 26.3 (21.4)
+  libcrypto loaded already (_hashlib, a large body):
+    RSA-1024 2.4 (1.9) / 8.3 (5.8)   RSA-1536 6.2 (4.8) / 8.7 (7.0)
+    RSA-2048 13.3 (10.7) / 9.4 (7.0)
 """
 import base64
 import ctypes
@@ -255,20 +260,26 @@ def test_signatures_identical_everywhere():
                 assert k.sign_rsa(h) == want
 
 
-def test_sign_rsa_takes_openssl_from_the_threshold(monkeypatch):
+def test_sign_rsa_takes_openssl_where_it_pays(monkeypatch):
     calls = []
     real = ossl.sign
     monkeypatch.setattr(ossl, "sign", lambda *a: calls.append(a) or real(*a))
     h = hashlib.sha256(b"m")
-    small = privkey.parse_private_key(keys.cached_rsa_key(1024).pem_pkcs1())
-    large = privkey.parse_private_key(keys.cached_rsa_key(2048).pem_pkcs1())
-    assert privkey.OPENSSL_FROM_BITS == 2048
-    assert small.sign_rsa(h) == _expected(keys.cached_rsa_key(1024), "sha256", h.digest())
-    assert calls == []
-    assert large.sign_rsa(h) == _expected(keys.cached_rsa_key(2048), "sha256", h.digest())
-    assert len(calls) == 1 and calls[0][1:] == ("sha256", h.digest(), 256)
-    large.fast = lambda hashobj: b"from qmail-dkimd"      # qmail-dkimd's hook comes first
-    assert large.sign_rsa(h) == b"from qmail-dkimd" and len(calls) == 1
+    k = {bits: privkey.parse_private_key(keys.cached_rsa_key(bits).pem_pkcs1())
+         for bits in (1024, 2048, 3072)}
+
+    def signed_by_openssl(bits):
+        del calls[:]
+        assert k[bits].sign_rsa(h) == _expected(keys.cached_rsa_key(bits), "sha256", h.digest())
+        assert all(c[1:] == ("sha256", h.digest(), bits // 8) for c in calls)
+        return len(calls) == 1
+    assert "_hashlib" in sys.modules             # libcrypto loaded: OpenSSL from 2048
+    assert [signed_by_openssl(b) for b in (1024, 2048, 3072)] == [False, True, True]
+    monkeypatch.delitem(sys.modules, "_hashlib")  # not loaded: from 3072
+    assert [signed_by_openssl(b) for b in (1024, 2048, 3072)] == [False, False, True]
+    k[3072].fast = lambda hashobj: b"from qmail-dkimd"     # qmail-dkimd's hook comes first
+    del calls[:]
+    assert k[3072].sign_rsa(h) == b"from qmail-dkimd" and calls == []
 
 
 def test_no_libcrypto_falls_back(monkeypatch):
@@ -436,7 +447,7 @@ print(sig.hex(), *sorted(sys.modules))
 """
 
 
-@pytest.mark.parametrize("bits", [1024, 2048])
+@pytest.mark.parametrize("bits", [1024, 2048, 3072])
 def test_sign_path_imports(tmp_path, bits):
     t = keys.cached_rsa_key(bits)
     path = t.write(tmp_path / "key", fmt="pkcs8")
@@ -449,12 +460,14 @@ def test_sign_path_imports(tmp_path, bits):
     assert not {m for m in mods if m.split(".")[0] in ("cryptography", "dkim", "nacl")}, mods
     assert not mods & {"hashlib", "_hashlib", "re", "base64", "subprocess", "ctypes.util"}, mods
     if ossl.library() is not None:           # OpenSSL only where it pays
-        assert ("ctypes" in mods) == (bits >= privkey.OPENSSL_FROM_BITS), mods
+        assert ("ctypes" in mods) == (bits >= 3072), mods
 
 
-def test_sign_run_never_imports_cryptography(home):
-    """A whole qmail-dkim sign run (RSA-2048, PKCS#1): OpenSSL by ctypes,
-    never `cryptography` (its import would cost more than it saves)."""
+@pytest.mark.parametrize("bits", [2048, 3072])
+def test_sign_run_never_imports_cryptography(home, bits):
+    """A whole qmail-dkim sign run: never `cryptography` (its import would
+    cost more than it saves); OpenSSL by ctypes for RSA-3072, not for 2048."""
+    keys.install(home, keys.cached_rsa_key(bits), "example.com", "default")
     r = qdkim.run(home, {"RELAYCLIENT": "", "PYTHONPROFILEIMPORTTIME": "1"})
     assert r.rc == 0 and r.field("result") == "signed", r.stderr
     imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines()
@@ -462,4 +475,4 @@ def test_sign_run_never_imports_cryptography(home):
     assert "qmail_dkim.dkim.privkey" in imported
     assert not {m for m in imported if m.startswith("cryptography")}
     if ossl.library() is not None:
-        assert "qmail_dkim.dkim.ossl" in imported
+        assert ("qmail_dkim.dkim.ossl" in imported) == (bits == 3072)

@@ -15,6 +15,7 @@ keys go through OpenSSL by ctypes (dkim/ossl.py), the others in Python.
 """
 import binascii
 import os
+import sys
 
 ED25519_OID_DER = b"\x06\x03\x2b\x65\x70"          # 1.3.101.112
 # qmail-dkimd only (qmail_dkim/daemon/server.py): keys already parsed, by the
@@ -22,10 +23,13 @@ ED25519_OID_DER = b"\x06\x03\x2b\x65\x70"          # 1.3.101.112
 # read from its file. None / None in qmail-dkim: every run reads the file.
 cache = None
 on_load = None
-# RSA keys of at least this many bits are signed by OpenSSL through ctypes
-# (dkim/ossl.py); below it Python's own pow() is cheaper than `import ctypes`
-# and opening libcrypto. Measured per process: see tests/test_rsa_sign.py.
-OPENSSL_FROM_BITS = 2048
+# RSA signing through OpenSSL (dkim/ossl.py) pays for its start-up (import
+# ctypes, loading libcrypto, OpenSSL's first-use set-up) from 3072 bits, or
+# from 2048 when libcrypto is in the process already (_hashlib: a large body
+# was hashed by OpenSSL); below, Python's pow() is as fast or faster.
+# Measured per process: see tests/test_rsa_sign.py.
+OPENSSL_FROM_BITS = 3072
+OPENSSL_LOADED_FROM_BITS = 2048
 _WS = b" \t\n\r\x0b\x0c"                          # what \s matches in bytes
 _LABEL = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ")
 _RSA_FIELDS = ("version", "modulus", "publicExponent", "privateExponent", "prime1",
@@ -75,7 +79,8 @@ class PrivateKey:
         if self.fast is not None:
             return self.fast(hashobj)
         name, digest = hashobj.name.lower(), hashobj.digest()
-        if self.bits >= OPENSSL_FROM_BITS:
+        if self.bits >= (OPENSSL_LOADED_FROM_BITS if "_hashlib" in sys.modules
+                         else OPENSSL_FROM_BITS):
             sig = _openssl_sign(self._rsa, name, digest, (self.bits + 7) // 8)
             if sig is not None:
                 return sig
