@@ -47,8 +47,7 @@ from qmail_dkim.dkim.keyrecord import (DuplicateTag, KeyRecordError, TagListErro
                                        b64decode_strict, parse_key_record, parse_tag_list,
                                        strip_fws)
 from qmail_dkim.dkim.text import short
-from qmail_dkim.dkim.verifier import (Invalid, canon_policy, norm_domain, parse_c,
-                                      verify_signature)
+from qmail_dkim.dkim.verifier import Invalid, norm_domain, parse_c, verify_signature
 
 MAX_INSTANCE = 50
 MAX_BODY_HASHES = 4
@@ -293,7 +292,7 @@ def _check_ams(sig, fields, keys, bodies):
     if digest != sig.bh:
         return "ARC-Message-Signature i=%d body hash mismatch" % sig.instance
     f = sig.field
-    hasher = headerhash.header_hash(canon_policy(sig.canon), "sha256", fields, sig.hlist,
+    hasher = headerhash.header_hash(sig.canon, "sha256", fields, sig.hlist,
                                     f.raw[:f.colon - 1], f.crlf_value())
     if not verify_signature(sig, hasher):
         return "ARC-Message-Signature i=%d did not verify" % sig.instance
@@ -312,7 +311,7 @@ def _check_seal(sig, sets, keys):
     signed = [sets[j][kind] for j in range(1, sig.instance + 1) for kind in (AAR, AMS, AS)]
     signed.pop()                    # this seal: the signature field
     f = sig.field
-    hasher = headerhash.header_hash(canon_policy(sig.canon), "sha256", signed[::-1],
+    hasher = headerhash.header_hash(sig.canon, "sha256", signed[::-1],
                                     [x.lname for x in signed], f.raw[:f.colon - 1],
                                     f.crlf_value())
     if not verify_signature(sig, hasher):

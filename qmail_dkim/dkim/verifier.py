@@ -321,17 +321,10 @@ def check_key(sig, keys):
 
 # ------------------------------------------------------------- hashing
 
-def canon_policy(canon):
-    """The (header, body) names as the CanonicalizationPolicy headerhash.py
-    takes (dkimpy's; imported only now, when a header is hashed)."""
-    from qmail_dkim.dkim.lib import dkim
-    return dkim.canonicalization.CanonicalizationPolicy.from_c_value(b"/".join(canon))
-
-
 def header_hash(sig, fields):
     """The hash object over the signed header fields and the signature field."""
     f = sig.field
-    return headerhash.header_hash(canon_policy(sig.canon), ALGORITHMS[sig.a], fields, sig.hlist,
+    return headerhash.header_hash(sig.canon, ALGORITHMS[sig.a], fields, sig.hlist,
                                   f.raw[:f.colon - 1], f.crlf_value())
 
 
