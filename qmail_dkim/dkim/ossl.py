@@ -4,11 +4,12 @@ Why a binding of our own: start-up cost on the per-message path
 (qmail-dkimd(8), SPEED: qmail starts one qmail-dkim per message, and for a
 small message the interpreter's start-up and imports are most of its cost).
 OpenSSL is the library that signs; `cryptography` would be the usual way to
-reach it, but importing it costs ~15-20 ms per process, more than pure
-Python's RSA-2048 (~10 ms), while `import ctypes` plus opening libcrypto
-(already loaded by hashlib's _hashlib) costs ~2-4 ms and OpenSSL signs in
-well under 1 ms. qmail-dkimd imports `cryptography` once and does not need
-this (PrivateKey.fast).
+reach it, but its import costs ~15-20 ms per process, more than Python's own
+RSA-2048 (~10 ms). `import ctypes`, loading libcrypto and OpenSSL's first-use
+set-up cost ~6-10 ms, one signature well under 1 ms (RSA-2048) to ~10 ms
+(RSA-4096): privkey.py comes here only where that pays (its
+OPENSSL_FROM_BITS). qmail-dkimd imports `cryptography` once and signs
+through it (PrivateKey.fast).
 
 sign() returns None whenever OpenSSL cannot be used (no libcrypto, not
 OpenSSL 3, a failed call): the caller then signs in pure Python, with the
