@@ -19,7 +19,6 @@ header fields, dmarcverify.py for DMARCVERIFY.
 import time
 
 from qmail_dkim.verify import authresults
-from qmail_dkim.verify import practice
 from qmail_dkim.verify import status
 from qmail_dkim.verify.keys import DNS_BUDGET_FACTOR, KeySource, asked_once, dns_lookup
 from qmail_dkim.dkim.fromaddr import from_domain as _from_domain
@@ -89,7 +88,12 @@ def run(settings, spool, now=None, lookup=None, read_envelope=None, spf_lookup=N
     # for F; only a G (the author signs all its mail) changes the letter.
     third_only = letter in ("A", "E") and not any(
         r.letter in ("A", "E") and not r.third_party for r in results)
-    pres = practice.apply(settings, "F" if third_only else letter, author, bool(results), lookup)
+    pres = None
+    if settings.practice_method is not None and settings.practice_letters is not None:
+        # imported only when DKIMPRACTICE asks: start-up (qmail-dkimd(8), SPEED)
+        from qmail_dkim.verify import practice
+        pres = practice.apply(settings, "F" if third_only else letter, author, bool(results),
+                              lookup)
     if pres is not None and (not third_only or pres.letter == "G"):
         old, letter = letter, pres.letter
 
