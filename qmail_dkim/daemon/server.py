@@ -634,20 +634,11 @@ def openssl_signer(key):
             r["coefficient"], rsa.RSAPublicNumbers(r["publicExponent"], r["modulus"])).private_key()
     except Exception:            # noqa: BLE001 - then the pure-Python signer does it
         return None
-    algos = {"sha256": hashes.SHA256(), "sha1": hashes.SHA1()}
-    pure = privkey_pure(key)
+    algos = {"sha256": hashes.SHA256(), "sha1": hashes.SHA1()}    # DKIM's two (RFC 6376 3.3)
 
     def sign(hashobj):
-        algo = algos.get(hashobj.name.lower())
-        if algo is None:
-            return pure(hashobj)
-        return priv.sign(hashobj.digest(), padding.PKCS1v15(), utils.Prehashed(algo))
+        return priv.sign(hashobj.digest(), padding.PKCS1v15(), utils.Prehashed(algos[hashobj.name.lower()]))
     return sign
-
-
-def privkey_pure(key):
-    from qmail_dkim.dkim.lib import dkim
-    return lambda hashobj: bytes(dkim.crypto.RSASSA_PKCS1_v1_5_sign(hashobj, key._rsa))
 
 
 # ---------------------------------------------------------------- start-up
@@ -672,6 +663,11 @@ def warm():
     try:
         lib.nacl()
     except ImportError:
+        pass
+    try:                         # keys of 3072 bits and more before the cache has them
+        from qmail_dkim.dkim import ossl
+        ossl.library()
+    except Exception:            # noqa: BLE001 - then privkey signs in Python
         pass
     privkey.cache = {}
 
