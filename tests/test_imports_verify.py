@@ -173,3 +173,21 @@ def test_verify_modules_name_no_forbidden_import():
     bad = ["%s:%d imports %s" % (p.relative_to(root), line, name)
            for p in files for name, line in _named_imports(p) if forbidden(name)]
     assert bad == [], "\n".join(bad)
+
+
+def test_ed25519(venv, vhome, tmp_path):  # noqa: F811
+    """An Ed25519 signature: verified by dkim/verifier.py's own RFC 8032
+    code, so PyNaCl (cffi, libsodium, typing, re...) is not loaded either."""
+    from tests.realparts.keys import cached_ed25519_key, install
+    home, _ = vhome
+    key = cached_ed25519_key()
+    install(home, key, "example.com", "ed")
+    r = qdkim.run(home, {"RELAYCLIENT": "", "DKIMKEY": "control/domainkeys/%/ed"})
+    assert r.rc == 0 and r.field("result") == "signed", r.stderr
+    assert b"a=ed25519-sha256" in r.msg.split(b"\n\n")[0]
+    r, loaded = verify_imports(venv, home, tmp_path, r.msg,
+                               {"SELECTOR_DATA": key.dns_record()}, "ed25519")
+    assert r.field("dkim") == "pass", r.log
+    assert VERIFY_PATH <= set(loaded), sorted(loaded)
+    assert not [m for m in loaded if m.split(".")[0] in ("nacl", "_cffi_backend")]
+    assert offenders(loaded) == {}, "imported on the verify path: %r" % offenders(loaded)

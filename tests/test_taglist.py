@@ -244,3 +244,100 @@ def test_parse_c_is_dkimpys(c):
     except dkim.canonicalization.InvalidCanonicalizationPolicyError:
         want = None
     assert verifier.parse_c(c) == want
+
+
+# ------------------------------------------------------------- Ed25519
+
+import nacl.exceptions  # noqa: E402
+import nacl.signing  # noqa: E402
+
+_P = 2 ** 255 - 19
+_L = 2 ** 252 + 27742317777372353535851937790883648493
+
+
+def test_ed25519_constants():
+    """The curve constants verifier.py writes as numbers (RFC 8032 5.1)."""
+    d = -121665 * pow(121666, _P - 2, _P) % _P
+    assert verifier._D == d and verifier._D2 == 2 * d % _P
+    assert verifier._SQRTM1 == pow(2, (_P - 1) // 4, _P)
+    by = 4 * pow(5, _P - 2, _P) % _P
+    assert verifier._ed_decode(by.to_bytes(32, "little")) == verifier._BASE
+    # the small-order y: 1 (order 1), p-1 (2), 0 (4) and the order-8 ones
+    pt = verifier._ed_decode(verifier._Y8.to_bytes(32, "little"))
+    for _ in range(3):
+        pt = verifier._ed_double(pt)
+    assert verifier._ed_encode(pt) == (1).to_bytes(32, "little")
+
+
+def nacl_verify(pk, msg, sig):
+    try:
+        nacl.signing.VerifyKey(pk).verify(msg, sig)
+        return True
+    except (nacl.exceptions.BadSignatureError, ValueError, TypeError):
+        return False
+
+
+SMALL = [0, 1, 2707385501144840649318225287225658788936804267575313519463743609750303402022,
+         55188659117513257062467267217118295137698188065244968500265048394206261417927,
+         _P - 1, _P, _P + 1]
+
+
+@st.composite
+def ed_cases(draw):
+    """(public key, message, signature): valid ones from a random key, then
+    maybe altered: a bit flipped, S + L, a small-order or unreduced R or
+    key, a random key, the other key."""
+    seed = draw(st.binary(min_size=32, max_size=32))
+    sk = nacl.signing.SigningKey(seed)
+    pk = bytes(sk.verify_key)
+    msg = draw(st.binary(max_size=40))
+    sig = sk.sign(msg).signature
+    how = draw(st.sampled_from(["none", "flip", "s+l", "small r", "small pk", "pk y+p",
+                                "random pk", "msg", "r y+p", "s=0"]))
+    if how == "flip":
+        i = draw(st.integers(0, 63 + 32))
+        if i < 64:
+            sig = sig[:i] + bytes([sig[i] ^ (1 << draw(st.integers(0, 7)))]) + sig[i + 1:]
+        else:
+            i -= 64
+            pk = pk[:i] + bytes([pk[i] ^ (1 << draw(st.integers(0, 7)))]) + pk[i + 1:]
+    elif how == "s+l":
+        s = int.from_bytes(sig[32:], "little") + _L
+        if s < 1 << 256:
+            sig = sig[:32] + s.to_bytes(32, "little")
+    elif how == "small r":
+        y = draw(st.sampled_from(SMALL)) | (draw(st.integers(0, 1)) << 255)
+        sig = y.to_bytes(32, "little") + sig[32:]
+    elif how == "small pk":
+        pk = (draw(st.sampled_from(SMALL)) | (draw(st.integers(0, 1)) << 255)).to_bytes(32, "little")
+    elif how == "pk y+p":
+        y = int.from_bytes(pk, "little")
+        if (y & ((1 << 255) - 1)) + _P < 1 << 255:
+            pk = (y + _P).to_bytes(32, "little")
+    elif how == "r y+p":
+        y = int.from_bytes(sig[:32], "little")
+        if (y & ((1 << 255) - 1)) + _P < 1 << 255:
+            sig = (y + _P).to_bytes(32, "little") + sig[32:]
+    elif how == "random pk":
+        pk = draw(st.binary(min_size=32, max_size=32))
+    elif how == "msg":
+        msg = msg + b"x"
+    elif how == "s=0":
+        sig = sig[:32] + bytes(32)
+    return pk, msg, sig
+
+
+@settings(max_examples=examples(150), deadline=None)
+@given(ed_cases())
+def test_ed25519_verify_is_pynacls(case):
+    pk, msg, sig = case
+    assert verifier.ed25519_verify(pk, msg, sig) == nacl_verify(pk, msg, sig)
+
+
+def test_ed25519_verify_accepts_and_refuses():
+    sk = nacl.signing.SigningKey(bytes(range(32)))
+    pk, sig = bytes(sk.verify_key), sk.sign(b"digest").signature
+    assert verifier.ed25519_verify(pk, b"digest", sig)
+    assert not verifier.ed25519_verify(pk, b"digesT", sig)
+    assert not verifier.ed25519_verify(pk, b"digest", sig[:63])
+    assert not verifier.ed25519_verify(pk[:31], b"digest", sig)

@@ -219,7 +219,6 @@ class KeyRecord:
         self.key_bytes = b""
         self.bits = 0
         self._rsa = None
-        self._ed = None
 
     # t= flags
     @property
@@ -232,13 +231,11 @@ class KeyRecord:
 
     def public_key(self):
         """RSA: the dict {'modulus', 'publicExponent'} (dkimpy's form, for
-        dkim.verifier.rsa_verify). Ed25519: nacl VerifyKey."""
+        dkim.verifier.rsa_verify). Ed25519: the 32 octets of the key (for
+        dkim.verifier.ed25519_verify)."""
         if self.k == b"rsa":
             return self._rsa
-        if self._ed is None:
-            import nacl.signing         # PyNaCl: only when a key is Ed25519
-            self._ed = nacl.signing.VerifyKey(self.key_bytes)
-        return self._ed
+        return self.key_bytes
 
     # V: does the key fit a signature's a=?
     def algorithm_mismatch(self, a):

@@ -42,7 +42,8 @@ $SELECTOR_DATA or bounded DNS); this module asks no DNS itself.
 
 Library use: tags are parsed with keyrecord.parse_tag_list (dkimpy's
 parse_tag_value's outcomes), RSA signatures checked by rsa_verify below
-(RFC 8017 RSASSA-PKCS1-v1_5, as dkimpy's), Ed25519 by PyNaCl; the syntax
+(RFC 8017 RSASSA-PKCS1-v1_5, as dkimpy's), Ed25519 ones by ed25519_verify
+(RFC 8032, with libsodium's checks, as PyNaCl's); the syntax
 checks are plain bytes and str operations, no regular expressions. All of
 that instead of dkimpy's modules and `re` for their imports (logging,
 hashlib, base64, enum...): start-up cost on every verified message
@@ -55,7 +56,7 @@ headerhash.py (shared with the signer).
 import time
 
 from qmail_dkim.dkim import headerhash
-from qmail_dkim.dkim.bodyhash import BodyHasher, hash_bodies
+from qmail_dkim.dkim.bodyhash import BodyHasher, hash_bodies, new_hash
 from qmail_dkim.dkim.text import domain_key, short
 from qmail_dkim.dkim.keyrecord import (DuplicateTag, KeyRecordError, LetterError, TagListError,
                                        b64decode_strict, parse_key_record, parse_tag_list,
@@ -354,16 +355,128 @@ def rsa_verify(digest, signature, pk):
     return em == b"\x00\x01" + b"\xff" * (k - len(t) - 3) + b"\x00" + t
 
 
+# Ed25519 (RFC 8032 5.1), verification only: nothing secret, so plain
+# variable-time integer arithmetic. Ours rather than PyNaCl's, whose import
+# (cffi, libsodium, typing, re, enum...) costs some 40-70 ms on this 2-core
+# machine, several times a whole verify run; this costs ~7 ms per signature:
+# start-up cost on the per-message path (qmail-dkimd(8), SPEED).
+# tests/test_taglist.py compares it with PyNaCl on valid, altered and
+# crafted signatures and keys.
+_P = 2 ** 255 - 19
+_L = 2 ** 252 + 27742317777372353535851937790883648493
+_D = 37095705934669439343138083508754565189542113879843219016388785533085940283555  # -121665/121666
+_D2 = 2 * _D % _P
+_SQRTM1 = 19681161376707505956807079304988542015446066515923890162744021073123829784752
+_BASE = (15112221349535400772501151409588531511454012693041857206046113283949847762202,
+         46316835694926478169428394003475163141307993866256225615783033603165251855960, 1,
+         46827403850823179245072216630277197565144205554125654976674165829533817101731)
+# y of the points of small order (the 8-torsion), also as the unreduced
+# encodings p and p+1, as libsodium's blocklist has them
+_Y8 = 2707385501144840649318225287225658788936804267575313519463743609750303402022
+_SMALL_ORDER_Y = frozenset([0, 1, _Y8, _P - _Y8, _P - 1, _P, _P + 1])
+_MASK255 = (1 << 255) - 1
+
+
+def _ed_add(p1, p2):
+    """Extended coordinates (X, Y, Z, T), RFC 8032 5.1.4."""
+    x1, y1, z1, t1 = p1
+    x2, y2, z2, t2 = p2
+    a = (y1 - x1) * (y2 - x2) % _P
+    b = (y1 + x1) * (y2 + x2) % _P
+    c = t1 * _D2 * t2 % _P
+    d = z1 * 2 * z2 % _P
+    e, f, g, h = b - a, d - c, d + c, b + a
+    return e * f % _P, g * h % _P, f * g % _P, e * h % _P
+
+
+def _ed_double(p1):
+    x1, y1, z1, _ = p1
+    a = x1 * x1 % _P
+    b = y1 * y1 % _P
+    c = 2 * z1 * z1 % _P
+    h = a + b
+    e = h - (x1 + y1) * (x1 + y1) % _P
+    g = a - b
+    f = c + g
+    return e * f % _P, g * h % _P, f * g % _P, e * h % _P
+
+
+def _ed_decode(s):
+    """RFC 8032 5.1.3 point decoding (y taken mod p), None when x^2 has no root."""
+    y = int.from_bytes(s, "little")
+    sign = y >> 255
+    y = (y & _MASK255) % _P
+    u = (y * y - 1) % _P
+    v = (_D * y * y + 1) % _P
+    x = u * pow(v, 3, _P) * pow(u * pow(v, 7, _P), (_P - 5) // 8, _P) % _P
+    vxx = v * x * x % _P
+    if vxx != u:
+        if vxx != (-u) % _P:
+            return None
+        x = x * _SQRTM1 % _P
+    if (x & 1) != sign:
+        x = (-x) % _P
+    return x, y, 1, x * y % _P
+
+
+def _ed_encode(pt):
+    x, y, z, _ = pt
+    zi = pow(z, _P - 2, _P)
+    x, y = x * zi % _P, y * zi % _P
+    return (y | ((x & 1) << 255)).to_bytes(32, "little")
+
+
+def _ed_double_mul(a, pa, b, pb):
+    """[a]pa + [b]pb with one chain of doublings (Straus)."""
+    table = (None, pa, pb, _ed_add(pa, pb))
+    q = (0, 1, 1, 0)
+    for i in range(max(a.bit_length(), b.bit_length()) - 1, -1, -1):
+        q = _ed_double(q)
+        k = ((a >> i) & 1) | (((b >> i) & 1) << 1)
+        if k:
+            q = _ed_add(q, table[k])
+    return q
+
+
+def _sha512(data):
+    try:
+        from _sha512 import sha512          # built in (3.11); no OpenSSL load
+    except ImportError:
+        try:
+            from _sha2 import sha512        # 3.12 and later
+        except ImportError:                 # built without them: OpenSSL's
+            return new_hash("sha512", data).digest()
+    return sha512(data).digest()
+
+
+def ed25519_verify(pk, msg, signature):
+    """RFC 8032 Ed25519 verification of `msg` (bytes) with the 32-octet key
+    `pk`, with libsodium's checks first (crypto_sign_verify_detached): S
+    below the group order, neither R nor the key of small order, the key's
+    y below p; then R == [S]B - [SHA-512(R || A || msg)]A, compared as
+    encodings."""
+    if len(signature) != 64 or len(pk) != 32:
+        return False
+    r, s = signature[:32], int.from_bytes(signature[32:], "little")
+    if s >= _L or int.from_bytes(r, "little") & _MASK255 in _SMALL_ORDER_Y:
+        return False
+    ay = int.from_bytes(pk, "little") & _MASK255
+    if ay >= _P or ay in _SMALL_ORDER_Y:
+        return False
+    a = _ed_decode(pk)
+    if a is None:
+        return False
+    h = int.from_bytes(_sha512(r + pk + msg), "little") % _L
+    neg_a = ((-a[0]) % _P, a[1], a[2], (-a[3]) % _P)
+    return _ed_encode(_ed_double_mul(s, _BASE, h, neg_a)) == r
+
+
 def verify_signature(sig, hasher):
     """True if b= is a valid signature over the hash."""
     key = sig.key
     if key.k == b"rsa":
         return rsa_verify(hasher.digest(), sig.b, key.public_key())
-    try:
-        key.public_key().verify(hasher.digest(), sig.b)
-        return True
-    except Exception:               # noqa: BLE001 - nacl BadSignatureError, ValueError
-        return False
+    return ed25519_verify(key.public_key(), hasher.digest(), sig.b)
 
 
 # ------------------------------------------------------------- driver
