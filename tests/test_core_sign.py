@@ -258,6 +258,22 @@ def test_bodyhash_moves_to_openssl_past_small_body_with_the_same_digest(monkeypa
         BodyHasher("simple", "md17")
 
 
+def test_bodyhash_without_openssl_uses_the_builtin_hash(monkeypatch):
+    """qmail-dkimd's workers cannot import what the server did not (they run
+    as another account): a large body, or OpenSSL missing, still hashes."""
+    import sys
+    from qmail_dkim.dkim import bodyhash
+    monkeypatch.setitem(sys.modules, "_hashlib", None)      # import _hashlib fails
+    monkeypatch.setattr(bodyhash, "SMALL_BODY", 10)
+    for name in ("sha256", "sha1"):
+        h = bodyhash.new_hash(name, b"abc", big=True)
+        assert h.digest() == hashlib.new(name, b"abc").digest() and h.name == name
+        assert type(h).__module__ != "_hashlib"
+    b = BodyHasher("simple")
+    b.update(b"x" * 100 + b"\n")
+    assert b.digest() == hashlib.sha256(b"x" * 100 + b"\r\n").digest()
+
+
 def test_bodyhash_last_line_without_newline_is_sent_with_crlf():
     a, b = BodyHasher("simple"), BodyHasher("simple")
     a.update(b"line")

@@ -15,44 +15,43 @@ sends it. A body whose last line has no LF is hashed as if it had one
 # The C modules built into the interpreter hash a small message at once;
 # OpenSSL is 10-15 times faster per octet, so a body past SMALL_BODY
 # octets (where that pays for the load) is hashed by it after all, and so is
-# everything once it is loaded anyway (qmail-dkimd's workers).
+# everything once it is loaded anyway (qmail-dkimd's workers). Both built-in
+# constructors are imported here, with this module: a process that imports
+# everything first and then gives up root (qmail-dkimd) may not be able to
+# import them later (another Python's lib-dynload).
 import sys
 
+try:
+    if sys.version_info >= (3, 12):
+        from _sha2 import sha256 as _sha256
+    else:
+        from _sha256 import sha256 as _sha256
+except ImportError:
+    _sha256 = None
+try:
+    from _sha1 import sha1 as _sha1
+except ImportError:
+    _sha1 = None
+
 SMALL_BODY = 3 << 16
-_BUILTIN = {}
-
-
-def _builtin(name):
-    """The interpreter's own constructor for sha256 / sha1, or None."""
-    if name not in _BUILTIN:
-        _BUILTIN[name] = None
-        try:
-            if name == "sha256" and sys.version_info >= (3, 12):
-                from _sha2 import sha256
-                _BUILTIN[name] = sha256
-            elif name == "sha256":
-                from _sha256 import sha256
-                _BUILTIN[name] = sha256
-            elif name == "sha1":
-                from _sha1 import sha1
-                _BUILTIN[name] = sha1
-        except ImportError:
-            pass
-    return _BUILTIN[name]
+_BUILTIN = {"sha256": _sha256, "sha1": _sha1}
 
 
 def new_hash(name, data=b"", big=False):
     """A hash object (update, digest, name) for `name` ("sha256", "sha1"),
     holding `data`: the interpreter's built-in one, or OpenSSL's when `big`,
-    when OpenSSL is loaded already or when there is no built-in one.
-    ValueError for an unknown name."""
-    f = None if big or "_hashlib" in sys.modules else _builtin(name)
-    if f is not None:
+    when OpenSSL is loaded already or when there is no built-in one -- but
+    the built-in one when OpenSSL cannot be imported. ValueError for an
+    unknown name."""
+    f = _BUILTIN.get(name)
+    if f is not None and not big and "_hashlib" not in sys.modules:
         return f(data)
     try:
         import _hashlib
         return _hashlib.new(name, data)
     except Exception:               # noqa: BLE001 - no _hashlib, or not this digest there
+        if f is not None:
+            return f(data)
         import hashlib
         return hashlib.new(name, data)
 
@@ -61,7 +60,7 @@ class BodyHasher:
     def __init__(self, canon="relaxed", hashname="sha256", limit=None):
         if canon not in ("simple", "relaxed"):
             raise ValueError("unknown body canonicalization %r" % canon)
-        if _builtin(hashname) is None:
+        if _BUILTIN.get(hashname) is None:
             new_hash(hashname)      # an unknown name fails now, not at the end
         self.relaxed = canon == "relaxed"
         self.hashname = hashname
