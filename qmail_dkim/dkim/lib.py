@@ -3,16 +3,20 @@
 dkimpy's package __init__ imports dnspython's resolver (about 80 ms of
 imports, through dkim.dnsplug), PyNaCl (10 ms), `logging` (threading,
 traceback, string) and compiles a dozen regular expressions -- about 45 ms
-in all on every message, while qmail starts one process per message and the
-signing path needs only dkim.canonicalization and dkim.crypto.
+in all on every message, while qmail starts one process per message
+(qmail-dkimd(8), SPEED). The per-message path no longer needs dkimpy at all
+(header and body canonicalization, RSA and tag lists are our own); tools,
+qmail-dkimd's pure-Python RSA fallback and the tests still use its pieces.
 
 So, unless the real package is already loaded, we register a bare `dkim`
 package whose __path__ is dkimpy's directory: its submodules then import
-normally without running __init__. The first time anything asks the bare
-package for an attribute it does not have (dkim.DKIM, dkim.verify, ... --
-only tests do), dkimpy's __init__ is run into it, with a stand-in DNS
-plug-in (qmail-dkim does its own bounded lookups in dnstxt.py). PyNaCl is
-imported by nacl() for Ed25519 keys only.
+normally without running __init__, and nothing of dkimpy is imported here.
+A submodule is imported when the bare package is first asked for it
+(dkim.canonicalization, dkim.crypto, dkim.util ...); any other attribute it
+does not have (dkim.DKIM, dkim.verify, ... -- only tests ask) runs dkimpy's
+__init__ into it, with a stand-in DNS plug-in (qmail-dkim does its own
+bounded lookups in dns/txt.py). nacl() imports PyNaCl, for Ed25519 keys
+only: importing this module for it costs nothing more.
 
     from qmail_dkim.dkim.lib import dkim      # dkim.canonicalization, dkim.crypto, ...
 """
@@ -38,7 +42,12 @@ def _bare_package():
     state = {"loading": False}
 
     def __getattr__(name):
-        if name.startswith("__") or state["loading"]:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if name.isidentifier() and _is_submodule(path, name):
+            __import__("dkim." + name)          # sets the attribute too
+            return sys.modules["dkim." + name]
+        if state["loading"]:
             raise AttributeError(name)
         state["loading"] = True
         _stand_in_dnsplug()
@@ -51,6 +60,12 @@ def _bare_package():
 
     mod.__getattr__ = __getattr__
     return mod
+
+
+def _is_submodule(path, name):
+    import os
+    return os.path.isfile(os.path.join(path, name + ".py")) or \
+        os.path.isfile(os.path.join(path, name, "__init__.py"))
 
 
 def _stand_in_dnsplug():
@@ -68,8 +83,6 @@ def _stand_in_dnsplug():
 if "dkim" not in sys.modules:
     sys.modules["dkim"] = _bare_package()
 dkim = sys.modules["dkim"]
-import dkim.canonicalization  # noqa: E402,F401
-import dkim.crypto  # noqa: E402,F401
 
 
 def nacl():
