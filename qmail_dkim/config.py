@@ -283,7 +283,7 @@ def client_ip(*candidates):
 def norm_ip(text):
     """Canonical text of an IPv4 / IPv6 address (IPv4-mapped IPv6 as IPv4),
     None if it is not one."""
-    import socket
+    import _socket as socket  # the C module: socket.py imports enum, selectors (start-up, qmail-dkimd(8) SPEED)
     text = (text or "").strip()
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
@@ -312,7 +312,7 @@ def authserv_id(configured, ctl):
     if not value:
         value = read_me(ctl)
     if not value:
-        import socket
+        import _socket as socket  # the C module (start-up)
         value = socket.gethostname() or "localhost"
     words = value.split()
     return words[0] if words else "localhost"

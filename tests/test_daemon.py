@@ -808,3 +808,14 @@ def test_server_rehearses_once_itself_and_puts_everything_back(tmp_path, monkeyp
         for n, h in handlers.items():
             signal.signal(n, h)
         os.chdir(start_dir)
+
+
+def test_warm_loads_what_workers_cannot_import_later():
+    """A worker cannot import what its server did not (its account may not
+    read the interpreter's files): warm() loads OpenSSL's hashes (bodyhash
+    uses them once loaded: big bodies at OpenSSL speed) and the OpenSSL
+    binding (keys of 3072 bits and more)."""
+    code = ("import sys; from qmail_dkim.daemon import server; before = set(sys.modules); "
+            "server.warm(); print(' '.join(sorted(set(sys.modules) - before)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert "_hashlib" in out and "qmail_dkim.dkim.ossl" in out, out

@@ -26,14 +26,6 @@ FORBIDDEN = frozenset([
     "threading", "traceback", "typing", "dataclasses",
     "dkim"])                    # dkimpy, and so every dkim.* submodule
 
-# Still imported, by a module this file's owner does not own:
-# qmail_dkim/config.py's norm_ip() (TCPREMOTEIP, read for DMARCVERIFY) and
-# authserv_id() (the host name when there is no control/me) import the
-# `socket` module, which brings selectors, enum, functools and collections.
-# Their `_socket` would do; until config.py is changed they are allowed when
-# config.py's code is what imports them.
-ALLOWED_VIA_CONFIG = frozenset(["socket", "selectors", "enum", "functools", "collections"])
-CONFIG = "qmail_dkim.config"
 
 RECORD = cached_rsa_key(2048).dns_record()      # make_home's signing key (example.com/default)
 
@@ -44,8 +36,7 @@ def forbidden(name):
 
 def offenders(loaded):
     """{module: importers} of the forbidden modules not explained above."""
-    return {m: chain for m, chain in loaded.items()
-            if forbidden(m) and not (CONFIG in chain and m.split(".")[0] in ALLOWED_VIA_CONFIG)}
+    return {m: chain for m, chain in loaded.items() if forbidden(m)}
 
 
 @pytest.fixture(scope="module")
@@ -146,11 +137,10 @@ def test_arc(venv, vhome, tmp_path):  # noqa: F811
     assert offenders(loaded) == {}, "imported on the verify path: %r" % offenders(loaded)
 
 
-# The runs above see a module's first import only: with DMARCVERIFY,
-# config.py has imported `socket` (allowed above) before spf/ and dns/
-# run, so an `import socket` there would go unseen. The source of the
-# verify path's own modules, lazy imports included, must name none of them.
-VERIFY_MODULES = ["qmail_dkim/dkim/verifier.py", "qmail_dkim/dkim/keyrecord.py"] + [
+# The runs above see a module's first import only, and only on the branches
+# those messages take. The source of the verify path's own modules, lazy
+# imports included, must name none of them.
+VERIFY_MODULES = ["qmail_dkim/dkim/verifier.py", "qmail_dkim/dkim/keyrecord.py", "qmail_dkim/config.py"] + [
     "qmail_dkim/%s/*.py" % d for d in ("verify", "dns", "spf", "dmarc", "arc")]
 
 

@@ -657,6 +657,10 @@ def warm():
     from qmail_dkim.verify import arcsealers  # noqa: F401 - control/arcsealers
     import encodings.idna  # noqa: F401 - IDNA From: domains
     try:
+        import _hashlib  # noqa: F401 - OpenSSL hashes: bodyhash uses them once loaded (big bodies)
+    except ImportError:
+        pass
+    try:
         from cryptography.hazmat.primitives.asymmetric import rsa, padding, utils  # noqa: F401
     except ImportError:
         pass
