@@ -615,7 +615,7 @@ def _children(pid):
 
 
 def test_spares_wait_ready_and_go_with_the_server(home):
-    """Workers forked ahead (-p, default 2) and rehearsed; the server hands
+    """Workers forked ahead (-p, default 2); the server hands
     them connections; when the server dies they leave (EOF on their
     socketpair), so a new server can start and nothing is left behind."""
     d = Dkimd().start()
@@ -761,7 +761,7 @@ def test_client_under_dash_S_imports_nothing_but_socket(dkimd, home, tmp_path):
 
 def test_spares_are_forked_when_idle_not_beside_a_message(home):
     """A spare taken by a message is replaced once no message runs, never
-    while one does: its fork and rehearsal would take CPU from that message
+    while one does: its fork would take CPU from that message
     (qmail-dkimd(8), -p)."""
     with Dkimd(args=["-p", "1"]) as d:
         _wait(lambda: len(_children(d.pid)) == 1 and _children(d.pid), what="one spare")

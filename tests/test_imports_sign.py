@@ -102,6 +102,12 @@ def sign_imports(venv, home, tmp_path, body_octets, env=None):
                            str(SCRIPT)])
     assert r.rc == 0, r.stderr
     assert r.field("result") == "signed", r.log
+    return (r,) + read_record(rec)
+
+
+def read_record(rec):
+    """The driver's record -> (startup modules, {module loaded: [the modules
+    whose code was running, innermost first]})."""
     startup, loaded = None, {}
     for entry in rec.read_text().splitlines():
         name, chain = entry.split("\t")
@@ -109,7 +115,7 @@ def sign_imports(venv, home, tmp_path, body_octets, env=None):
             startup = set(chain.split(","))
         else:
             loaded.setdefault(name, chain.split(","))
-    return r, startup, loaded
+    return startup, loaded
 
 
 def forbidden(name):

@@ -16,7 +16,7 @@ from tests import qdkim
 from tests.arcseal import seal
 from tests.realparts.keys import cached_rsa_key
 from tests.realparts.nsd import txt_rr
-from tests.test_imports_sign import DRIVER, SCRIPT, venv  # noqa: F401 - venv is a fixture
+from tests.test_imports_sign import DRIVER, SCRIPT, read_record, venv  # noqa: F401 - venv is a fixture
 
 FORBIDDEN = frozenset([
     "logging", "re", "enum", "functools", "collections", "hashlib", "_hashlib",
@@ -83,13 +83,7 @@ def verify_imports(venv, home, tmp_path, message, env, name):  # noqa: F811
                   command=[str(venv / "bin" / "python3"), "-S", "-c", DRIVER, str(rec),
                            str(SCRIPT)])
     assert r.rc == 0, r.stderr
-    startup, loaded = None, {}
-    for entry in rec.read_text().splitlines():
-        mod, chain = entry.split("\t")
-        if mod == "startup":
-            startup = set(chain.split(","))
-        else:
-            loaded.setdefault(mod, chain.split(","))
+    startup, loaded = read_record(rec)
     assert not [m for m in startup if forbidden(m)], startup
     return r, loaded
 

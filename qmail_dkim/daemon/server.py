@@ -3,7 +3,7 @@
 One process with everything imported and warmed listens on a UNIX socket
 (SOCK_SEQPACKET: one request is one packet, so it is read whole or refused).
 For each connection it checks the peer's uid (SO_PEERCRED) against the allow
-list and hands it to a worker -- a spare forked (and rehearsed) ahead, or one
+list and hands it to a worker -- a spare forked ahead, or one
 forked now -- which
 
   1. makes itself a process-group leader (a kill of the group takes the queue
@@ -216,11 +216,11 @@ def _worker(conn, key_w):
 
 
 def _spare(chan, key_w):
-    """A worker forked ahead: rehearse, wait for a connection from the
-    server, then serve it. EOF (the server stopped or died): exit. Never
-    returns."""
-    if rehearsal is not None:
-        rehearsal.run()
+    """A worker forked ahead: wait for a connection from the server, then
+    serve it. EOF (the server stopped or died): exit. Never returns. (It
+    does not rehearse: the server did, once, before any fork; a rehearsal
+    per spare would take its copy-on-write faults off the message, ~1.5 ms,
+    for ~2.5 ms more CPU per message.)"""
     fd = None
     try:
         chan.sendall(b"R")           # ready
@@ -255,10 +255,9 @@ REHEARSAL_MESSAGE = (b"From: Rehearsal <r@rehearsal.example>\nTo: r@rehearsal.ex
 
 
 class Rehearsal:
-    """A message each spare runs through main.main() before it waits. After
-    fork every page the server shares is copy-on-write: a worker's first
-    message pays a fault for each page it touches (about 3 ms). The
-    rehearsal touches them ahead, off the client's clock. Sign mode, a key
+    """A message the server runs through main.main() once at start
+    (run_in_server), so that what the per-message code computes on first
+    use is done before any worker is forked. Sign mode, a key
     of its own (generated at start, cached like the others) in a scratch
     directory next to the socket, a queue program that does not exist (the
     run ends where the queue program would start), the log on /dev/null."""
@@ -416,10 +415,8 @@ class Server:
         while not self.stopping:
             if len(self.workers) == len(self.spares):
                 # Idle (no message in a worker): fork spares now. Not while a
-                # message runs: a spare's fork and rehearsal would take CPU
-                # from it (on 2 cores, 3-5 ms of its latency), and under
-                # steady load a fork on demand costs less CPU than a
-                # rehearsed spare (qmail-dkimd(8), -p and SPEED).
+                # message runs: a spare's fork would take CPU from it
+                # (qmail-dkimd(8), -p and SPEED).
                 self._top_up(key_w, close_in_child)
             want = bool(self.ready) or len(self.workers) < self.max_workers  # else: the backlog waits
             if want and not listening:
@@ -474,7 +471,7 @@ class Server:
             log("refused a connection from uid %d (pid %d): not in the allow list" % (uid, pid))
             conn.close()
             return
-        while self.ready:            # a worker forked and rehearsed beforehand
+        while self.ready:            # a worker forked beforehand
             spare = self.ready.popitem()[1]
             chan = self._forget_spare(spare)
             try:
@@ -792,7 +789,7 @@ def main(argv=None):
     try:
         pem = Rehearsal.make_key()
     except Exception as e:       # noqa: BLE001 - then nothing rehearses
-        log("no rehearsal for the spares: %s" % e)
+        log("no rehearsal: %s" % e)
     if as_root:
         os.chown(path, uid, gid)
         os.initgroups(opts["user"], gid)
@@ -805,7 +802,7 @@ def main(argv=None):
         try:
             rehearsal = Rehearsal(os.path.join(os.path.dirname(path), "rehearsal"), pem)
         except OSError as e:
-            log("no rehearsal for the spares: %s" % e)
+            log("no rehearsal: %s" % e)
         else:
             rehearsal.run_in_server()
     log("listening on %s pid=%d uid=%d gid=%d allow=%s workers<=%d spares=%d" % (
