@@ -28,6 +28,8 @@ needs hashlib, re and base64 -- start-up cost on every verified message
 """
 import binascii
 
+from qmail_dkim.dkim import asn1
+from qmail_dkim.dkim.asn1 import BIT_STRING, INTEGER, NULL, OID, SEQUENCE
 from qmail_dkim.dkim.text import short
 
 MIN_RSA_BITS = 1024
@@ -128,62 +130,11 @@ def b64decode_strict(value):
 
 # ------------------------------------------------------------- RSA keys
 
-class _Asn1Error(ValueError):
-    pass
-
-
-_INTEGER, _BIT_STRING, _OCTET_STRING, _NULL, _OID, _SEQUENCE = 0x02, 0x03, 0x04, 0x05, 0x06, 0x30
 # RFC 8017 / RFC 5280 SubjectPublicKeyInfo holding an RSAPublicKey, and the
 # bare RSAPublicKey that some DKIM records carry: the templates of dkimpy's
 # crypto.py.
-_SPKI = ((_SEQUENCE, ((_SEQUENCE, ((_OID,), (_NULL,))), (_BIT_STRING,))),)
-_RSA_PUBLIC_KEY = ((_SEQUENCE, ((_INTEGER,), (_INTEGER,))),)
-
-
-def _asn1_parse(template, data):
-    """dkimpy's asn1_parse, with its outcomes: the elements of `template`
-    in order, each read as its tag says (INTEGER unsigned), data after them
-    ignored; _Asn1Error for a wrong tag or truncated data."""
-    r = []
-    i = 0
-    n = len(data)
-    try:
-        for t in template:
-            tag = data[i]
-            i += 1
-            if tag != t[0]:
-                raise _Asn1Error("Unexpected tag (got %02x, expecting %02x)" % (tag, t[0]))
-            length = data[i]
-            i += 1
-            if length & 0x80:
-                count = length & 0x7F
-                length = 0
-                for _ in range(count):
-                    length = (length << 8) | data[i]
-                    i += 1
-            if tag == _INTEGER:
-                if i + length > n:
-                    i = n
-                    raise IndexError
-                r.append(int.from_bytes(data[i:i + length], "big"))
-                i += length
-            elif tag == _NULL:
-                if length != 0:
-                    raise _Asn1Null()
-                r.append(None)
-            elif tag == _SEQUENCE:
-                r.append(_asn1_parse(t[1], data[i:i + length]))
-                i += length
-            else:                   # BIT STRING, OBJECT IDENTIFIER, OCTET STRING
-                r.append(data[i:i + length])
-                i += length
-        return r
-    except IndexError:
-        raise _Asn1Error("Data truncated at byte %d" % i)
-
-
-class _Asn1Null(Exception):
-    """A NULL with content: dkimpy's assert, which skips its fallback."""
+_SPKI = ((SEQUENCE, ((SEQUENCE, ((OID,), (NULL,))), (BIT_STRING,))),)
+_RSA_PUBLIC_KEY = ((SEQUENCE, ((INTEGER,), (INTEGER,))),)
 
 
 def rsa_public_key(data):
@@ -192,15 +143,15 @@ def rsa_public_key(data):
     same results (compared on random input in tests/test_taglist.py)."""
     try:
         try:
-            x = _asn1_parse(_SPKI, data)
-            pkd = _asn1_parse(_RSA_PUBLIC_KEY, x[0][1][1:])
-        except _Asn1Error as e_spki:
+            x = asn1.parse(_SPKI, data)
+            pkd = asn1.parse(_RSA_PUBLIC_KEY, x[0][1][1:])
+        except asn1.Asn1Error as e_spki:
             try:
-                pkd = _asn1_parse(_RSA_PUBLIC_KEY, data)
-            except _Asn1Error as e_rsa:
+                pkd = asn1.parse(_RSA_PUBLIC_KEY, data)
+            except asn1.Asn1Error as e_rsa:
                 raise ValueError("Unparsable public key; SubjectPublicKeyInfo: %s; RSAPublicKey: %s"
                                  % (e_spki, e_rsa))
-    except _Asn1Null:
+    except asn1.Asn1Null:
         raise ValueError("")
     return {"modulus": pkd[0][0], "publicExponent": pkd[0][1]}
 

@@ -7,8 +7,8 @@ base64 Ed25519 seed (as dkimpy's dknewkey writes it).
 
 The PEM and DER readers and the pure-Python RSA signer are our own for
 start-up cost on the per-message path (qmail-dkimd(8), SPEED): re, base64,
-dkimpy's dkim.crypto and dkim.asn1 (which is what they replace, and whose
-leniency they keep: the same keys are accepted) and `cryptography` all cost
+dkimpy's dkim.crypto and dkim.asn1 (which is what they replace: the DER
+is read by asn1.py, dkimpy's reader, so the same keys are accepted) and `cryptography` all cost
 imports on every message. Ed25519 PKCS#8 is a fixed 48-octet DER structure
 (RFC 8410); PyNaCl is imported only for Ed25519. RSA signatures of large
 keys go through OpenSSL by ctypes (dkim/ossl.py), the others in Python.
@@ -16,6 +16,9 @@ keys go through OpenSSL by ctypes (dkim/ossl.py), the others in Python.
 import binascii
 import os
 import sys
+
+from qmail_dkim.dkim import asn1
+from qmail_dkim.dkim.asn1 import INTEGER, NULL, OCTET_STRING, OID, SEQUENCE
 
 ED25519_OID_DER = b"\x06\x03\x2b\x65\x70"          # 1.3.101.112
 # qmail-dkimd only (qmail_dkim/daemon/server.py): keys already parsed, by the
@@ -131,66 +134,25 @@ def rsa_sign_pure(rsa, hash_name, digest):
     return (s & ((1 << 8 * size) - 1)).to_bytes(size, "big")
 
 
-# -- DER: read as leniently as dkimpy's dkim.asn1 did (lengths of any form,
-# integers unsigned, anything after the last element ignored, a SEQUENCE
-# longer than its data cut short), so that the same keys are accepted.
-
-def _tlv(data, i, tag):
-    """-> (start, end) of the value of the element at i, which must have
-    this tag; end may lie beyond the data. ValueError otherwise."""
-    if i + 2 > len(data) or data[i] != tag:
-        raise ValueError
-    n = data[i + 1]
-    i += 2
-    if n & 0x80:
-        k = n & 0x7f
-        if i + k > len(data):
-            raise ValueError
-        n = int.from_bytes(data[i:i + k], "big")
-        i += k
-    return i, i + n
-
-
-def _integer(data, i):
-    s, e = _tlv(data, i, 0x02)
-    if e > len(data):
-        raise ValueError
-    return int.from_bytes(data[s:e], "big"), e
-
-
-def _rsa_private_key(der):
-    """RSAPrivateKey (RFC 8017, A.1.2) -> dict of its nine integers."""
-    s, e = _tlv(der, 0, 0x30)
-    body, i, values = der[s:e], 0, []
-    for _ in _RSA_FIELDS:
-        v, i = _integer(body, i)
-        values.append(v)
-    return dict(zip(_RSA_FIELDS, values))
-
-
-def _pkcs8_rsa_private_key(der):
-    """PrivateKeyInfo (RFC 5208): INTEGER, SEQUENCE { OID, NULL }, OCTET STRING
-    holding an RSAPrivateKey -> its dict. The OID is not looked at (dkimpy did not)."""
-    s, e = _tlv(der, 0, 0x30)
-    body = der[s:e]
-    _, i = _integer(body, 0)
-    s, i = _tlv(body, i, 0x30)
-    alg = body[s:i]
-    _, j = _tlv(alg, 0, 0x06)
-    s, e = _tlv(alg, j, 0x05)
-    if e != s:
-        raise ValueError
-    s, e = _tlv(body, i, 0x04)
-    return _rsa_private_key(body[s:e])
+# -- DER: dkimpy's templates (dkim/crypto.py), read by asn1.parse as dkimpy
+# read them, so that the same keys are accepted. The OID of PKCS#8 is not
+# looked at (dkimpy did not).
+_RSA_PRIVATE_KEY = ((SEQUENCE, ((INTEGER,),) * len(_RSA_FIELDS)),)
+_PKCS8_PRIVATE_KEY = ((SEQUENCE, ((INTEGER,), (SEQUENCE, ((OID,), (NULL,))), (OCTET_STRING,))),)
 
 
 def parse_rsa_der(der):
     """A PKCS#1 RSAPrivateKey or a PKCS#8 PrivateKeyInfo holding one -> dict;
     ValueError if it is neither."""
     try:
-        return _rsa_private_key(der)
-    except ValueError:
-        return _pkcs8_rsa_private_key(der)
+        try:
+            pka = asn1.parse(_RSA_PRIVATE_KEY, der)
+        except asn1.Asn1Error:
+            pkt = asn1.parse(_PKCS8_PRIVATE_KEY, der)
+            pka = asn1.parse(_RSA_PRIVATE_KEY, pkt[0][2])
+    except asn1.Asn1Null:
+        raise ValueError("NULL with content")
+    return dict(zip(_RSA_FIELDS, pka[0]))
 
 
 def _der_length(n):
