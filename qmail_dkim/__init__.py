@@ -52,7 +52,7 @@ nothing from qmail_dkim outside dkim/ (key records come through a callable)
   dkim.keyrecord   parsing a DKIM key record
   dkim.privkey     reading RSA / Ed25519 private keys, RSA signing in Python
   dkim.ossl        RSA signing through OpenSSL's libcrypto by ctypes (start-up time)
-  dkim.asn1        DER read as dkimpy reads it (public and private keys)
+  dkim.asn1        DER read as dkimpy reads it (public and private keys); EMSA-PKCS1-v1_5
   dkim.text        domain names as compared, bytes as short text (shared helpers)
 
 DMARC, RFC 9989 (dmarc/): no environment, no files, no exit codes

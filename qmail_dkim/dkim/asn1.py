@@ -56,3 +56,18 @@ def parse(template, data):
         return r
     except IndexError:
         raise Asn1Error("Data truncated at byte %d" % i)
+
+
+# DigestInfo prefixes of EMSA-PKCS1-v1_5 (RFC 8017, section 9.2, note 1)
+DIGEST_INFO = {"sha256": bytes.fromhex("3031300d060960864801650304020105000420"),
+               "sha1": bytes.fromhex("3021300906052b0e03021a05000414")}
+
+
+def emsa_pkcs1_v15(hash_name, digest, k):
+    """EMSA-PKCS1-v1_5 (RFC 8017, 9.2) of `digest` for a k-octet modulus:
+    what RSA signs, and what a verified signature must give back. None when
+    k is too short for it ("intended encoded message length too short")."""
+    t = DIGEST_INFO[hash_name] + digest
+    if k < len(t) + 11:
+        return None
+    return b"\x00\x01" + b"\xff" * (k - len(t) - 3) + b"\x00" + t

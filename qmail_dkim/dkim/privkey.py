@@ -37,9 +37,6 @@ _WS = b" \t\n\r\x0b\x0c"                          # what \s matches in bytes
 _LABEL = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ")
 _RSA_FIELDS = ("version", "modulus", "publicExponent", "privateExponent", "prime1",
                "prime2", "exponent1", "exponent2", "coefficient")
-# DigestInfo prefixes of EMSA-PKCS1-v1_5 (RFC 8017, section 9.2, note 1)
-_DIGEST_INFO = {"sha256": bytes.fromhex("3031300d060960864801650304020105000420"),
-                "sha1": bytes.fromhex("3021300906052b0e03021a05000414")}
 
 
 class KeyFileError(Exception):
@@ -121,10 +118,10 @@ def rsa_sign_pure(rsa, hash_name, digest):
     """RSASSA-PKCS1-v1_5 in Python (RFC 8017, 8.2.1), with the CRT: the
     octets of dkimpy's dkim.crypto.RSASSA_PKCS1_v1_5_sign and of OpenSSL."""
     size = (rsa["modulus"].bit_length() + 7) // 8
-    t = _DIGEST_INFO[hash_name] + digest
-    if len(t) + 11 > size:
+    em = asn1.emsa_pkcs1_v15(hash_name, digest, size)
+    if em is None:
         raise ValueError("RSA key of %d bits is too small for %s" % (size * 8, hash_name))
-    c = int.from_bytes(b"\x00\x01" + b"\xff" * (size - len(t) - 3) + b"\x00" + t, "big")
+    c = int.from_bytes(em, "big")
     p, q = rsa["prime1"], rsa["prime2"]
     m1 = pow(c, rsa["exponent1"], p)
     m2 = pow(c, rsa["exponent2"], q)

@@ -55,7 +55,7 @@ headerhash.py (shared with the signer).
 """
 import time
 
-from qmail_dkim.dkim import headerhash
+from qmail_dkim.dkim import asn1, headerhash
 from qmail_dkim.dkim.bodyhash import BodyHasher, hash_bodies, new_hash
 from qmail_dkim.dkim.text import domain_key, short
 from qmail_dkim.dkim.keyrecord import (DuplicateTag, KeyRecordError, LetterError, TagListError,
@@ -329,10 +329,6 @@ def header_hash(sig, fields):
                                   f.raw[:f.colon - 1], f.crlf_value())
 
 
-# RFC 8017 9.2 note 1: the DER DigestInfo of SHA-256 before the hash value
-_SHA256_DIGESTINFO = bytes.fromhex("3031300d060960864801650304020105000420")
-
-
 def rsa_verify(digest, signature, pk):
     """RSASSA-PKCS1-v1_5 verification (RFC 8017 8.2.2) of a SHA-256 digest
     with pk = {'modulus', 'publicExponent'}: the EMSA-PKCS1-v1_5 encoding
@@ -348,11 +344,10 @@ def rsa_verify(digest, signature, pk):
     s = int.from_bytes(signature, "big")
     if s >= n:
         return False
-    em = pow(s, pk["publicExponent"], n).to_bytes(k, "big")
-    t = _SHA256_DIGESTINFO + digest
-    if k < len(t) + 11:
+    want = asn1.emsa_pkcs1_v15("sha256", digest, k)
+    if want is None:
         return False                # "intended encoded message length too short"
-    return em == b"\x00\x01" + b"\xff" * (k - len(t) - 3) + b"\x00" + t
+    return pow(s, pk["publicExponent"], n).to_bytes(k, "big") == want
 
 
 # Ed25519 (RFC 8032 5.1), verification only: nothing secret, so plain
