@@ -799,6 +799,9 @@ def test_server_rehearses_once_itself_and_puts_everything_back(tmp_path, monkeyp
         before = (os.getcwd(), dict(os.environ), list(sys.argv))
         reh.run_in_server()
         assert out.read_bytes().startswith(b"DKIM-Signature:")     # main() ran, and signed
+        # really signed, through OpenSSL: its RSA methods are set up before
+        # any fork, not in every worker (a stand-in signature would not verify)
+        assert verifies(out.read_bytes(), cached_rsa_key(2048))
         assert (os.getcwd(), dict(os.environ), list(sys.argv)) == before
         assert os.umask(0o027) == 0o027
         assert signal.alarm(0) == 0
@@ -808,6 +811,31 @@ def test_server_rehearses_once_itself_and_puts_everything_back(tmp_path, monkeyp
         for n, h in handlers.items():
             signal.signal(n, h)
         os.chdir(start_dir)
+
+
+def test_server_image_carries_neither_cryptography_nor_pynacl(tmp_path):
+    """Every worker is forked from the server's image and copies the pages
+    it touches: the server signs through dkim/ossl.py, makes its rehearsal
+    key in a child process, and loads PyNaCl only when it first caches an
+    Ed25519 key (qmail-dkimd(8), SPEED)."""
+    from tests.realparts.keys import cached_ed25519_key
+    ed = cached_ed25519_key().write(tmp_path / "ed")
+    code = """if 1:
+        import os, sys
+        from qmail_dkim.daemon import server
+        from qmail_dkim.dkim import privkey
+        heavy = lambda: sorted(m for m in sys.modules if m.split(".")[0] in ("cryptography", "nacl", "_cffi_backend"))
+        server.warm()
+        pem = server.Rehearsal.make_key()
+        rsa = privkey.parse_private_key(pem)
+        print(pem.startswith(b"-----BEGIN RSA PRIVATE KEY-----"), rsa.bits, heavy())
+        st = os.stat(sys.argv[1])
+        server._cache_key(b"K %d %d %d %d %s" % (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
+                                                 os.fsencode(sys.argv[1])))
+        print(len(privkey.cache), "nacl" in heavy())
+    """
+    out = subprocess.run([sys.executable, "-c", code, str(ed)], capture_output=True, text=True, check=True).stdout
+    assert out.split("\n")[:2] == ["True 2048 []", "1 True"], out
 
 
 def test_warm_loads_what_workers_cannot_import_later():

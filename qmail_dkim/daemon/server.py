@@ -264,13 +264,44 @@ class Rehearsal:
 
     @staticmethod
     def make_key():
-        """A fresh PEM key (before root is given up: it imports)."""
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import rsa
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        return key.private_bytes(serialization.Encoding.PEM,
-                                 serialization.PrivateFormat.TraditionalOpenSSL,
-                                 serialization.NoEncryption())
+        """A fresh PEM key, made by `cryptography` in a child process (before
+        root is given up: it imports), so that the server's image, which
+        every worker is forked from, does not carry that library: fewer
+        pages for each worker to copy (qmail-dkimd(8), SPEED)."""
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.close(r)
+                from cryptography.hazmat.primitives import serialization
+                from cryptography.hazmat.primitives.asymmetric import rsa
+                key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                pem = key.private_bytes(serialization.Encoding.PEM,
+                                        serialization.PrivateFormat.TraditionalOpenSSL,
+                                        serialization.NoEncryption())
+                while pem:
+                    pem = pem[os.write(w, pem):]
+                code = 0
+            except BaseException as e:   # noqa: BLE001 - said below, by the parent
+                os.write(w, b"\0" + str(e).encode("utf-8", "replace")[:200])
+            os._exit(code)
+        os.close(w)
+        chunks = []
+        try:
+            while True:
+                chunk = os.read(r, 65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            os.close(r)
+            _, status = os.waitpid(pid, 0)
+        data = b"".join(chunks)
+        if status != 0 or not data.startswith(b"-----BEGIN"):
+            raise RuntimeError("cannot make a key: %s" % data[1:].decode("utf-8", "replace")
+                               if data[:1] == b"\0" else "cannot make a key")
+        return data
 
     def __init__(self, scratch, pem):
         self.dir = scratch
@@ -288,10 +319,11 @@ class Rehearsal:
         st = os.stat(keyfile)
         _cache_key(b"K %d %d %d %d %s" % (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
                                           os.fsencode(keyfile)))
-        from qmail_dkim.dkim import privkey
-        cached = privkey.cache.get((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
-        if cached is not None:       # its signature is never used: spare the RSA work
-            cached.fast = lambda hashobj: bytes(256)
+        # Its signature is really made (through OpenSSL, as the server's
+        # keys are): OpenSSL's first signature in a process fetches and sets
+        # up its RSA methods, ~2 ms that every worker would otherwise pay.
+        # (Not a real key's first signature: that would also set up the
+        # key's blinding, which every worker would then share.)
 
     @staticmethod
     def _write(path, data):
@@ -614,27 +646,34 @@ def _cache_key(line):
         return
     if key.kind == "rsa":
         key.fast = openssl_signer(key)
+    else:
+        # Ed25519: PyNaCl is loaded by the server when it first caches such a
+        # key, not by warm(): every worker is forked from this image, and a
+        # smaller one means fewer pages for each to copy (qmail-dkimd(8), SPEED)
+        try:
+            from qmail_dkim.dkim import lib
+            lib.nacl()
+        except ImportError:
+            pass
     privkey.cache[ident] = key
 
 
 def openssl_signer(key):
-    """sign(hashobj) for an RSA PrivateKey through OpenSSL (cryptography):
-    ~1 ms instead of ~8 ms in pure Python, and the same octets (PKCS#1
-    v1.5 is deterministic). The server imports cryptography once; the
-    per-process path never does. None if cryptography cannot be used."""
-    try:
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
-        r = key._rsa
-        priv = rsa.RSAPrivateNumbers(
-            r["prime1"], r["prime2"], r["privateExponent"], r["exponent1"], r["exponent2"],
-            r["coefficient"], rsa.RSAPublicNumbers(r["publicExponent"], r["modulus"])).private_key()
-    except Exception:            # noqa: BLE001 - then the pure-Python signer does it
+    """sign(hashobj) for an RSA PrivateKey through OpenSSL (dkim/ossl.py,
+    the key parsed once here and inherited by every worker): ~1 ms instead
+    of ~8 ms in pure Python, and the same octets (PKCS#1 v1.5 is
+    deterministic). None if OpenSSL cannot be used; then privkey signs in
+    Python, and a failed OpenSSL signature falls back to it too."""
+    from qmail_dkim.dkim import ossl, privkey
+    k = ossl.Key(privkey.pkcs1_der(key._rsa), (key.bits + 7) // 8)
+    if not k:
         return None
-    algos = {"sha256": hashes.SHA256(), "sha1": hashes.SHA1()}    # DKIM's two (RFC 6376 3.3)
+    rsa = key._rsa
 
     def sign(hashobj):
-        return priv.sign(hashobj.digest(), padding.PKCS1v15(), utils.Prehashed(algos[hashobj.name.lower()]))
+        name, digest = hashobj.name.lower(), hashobj.digest()
+        sig = k.sign(name, digest)
+        return sig if sig is not None else privkey.rsa_sign_pure(rsa, name, digest)
     return sign
 
 
@@ -655,14 +694,6 @@ def warm():
     import encodings.idna  # noqa: F401 - IDNA From: domains
     try:
         import _hashlib  # noqa: F401 - OpenSSL hashes: bodyhash uses them once loaded (big bodies)
-    except ImportError:
-        pass
-    try:
-        from cryptography.hazmat.primitives.asymmetric import rsa, padding, utils  # noqa: F401
-    except ImportError:
-        pass
-    try:
-        lib.nacl()
     except ImportError:
         pass
     try:                         # keys of 3072 bits and more before the cache has them

@@ -71,22 +71,40 @@ def library():
     return _lib or None
 
 
-def sign(pkcs1_der, hash_name, digest, size):
-    """The RSASSA-PKCS1-v1_5 signature (size octets) of a digest made by
-    hash_name ("sha256" or "sha1"), with the key given as a PKCS#1
-    RSAPrivateKey DER; None if OpenSSL could not do it."""
-    lib = library()
-    if lib is None:
-        return None
+class Key:
+    """A private key parsed once by OpenSSL, for a process that signs with it
+    many times (qmail-dkimd: the server parses it, its workers inherit it).
+    sign() as below; None if OpenSSL could not do it."""
+
+    def __init__(self, pkcs1_der, size):
+        self.size = size
+        self._pkey = None
+        lib = library()
+        if lib is not None:
+            p = ctypes.c_char_p(pkcs1_der)
+            self._pkey = lib.d2i_PrivateKey(EVP_PKEY_RSA, None, ctypes.byref(p), len(pkcs1_der)) or None
+            lib.ERR_clear_error()
+
+    def __bool__(self):
+        return self._pkey is not None
+
+    def sign(self, hash_name, digest):
+        return _sign(library(), self._pkey, hash_name, digest, self.size) if self._pkey else None
+
+    def __del__(self):
+        if self._pkey and _lib:
+            _lib.EVP_PKEY_free(self._pkey)
+            self._pkey = None
+
+
+def _sign(lib, pkey, hash_name, digest, size):
     md = {"sha256": lib.EVP_sha256, "sha1": lib.EVP_sha1}.get(hash_name)
     if md is None:
         return None
     md = md()
-    pkey = ctx = None
+    ctx = None
     try:
-        p = ctypes.c_char_p(pkcs1_der)
-        pkey = lib.d2i_PrivateKey(EVP_PKEY_RSA, None, ctypes.byref(p), len(pkcs1_der))
-        if not pkey or not md:
+        if not md:
             return None
         ctx = lib.EVP_PKEY_CTX_new(pkey, None)
         if not ctx:
@@ -105,6 +123,11 @@ def sign(pkcs1_der, hash_name, digest, size):
     finally:
         if ctx:
             lib.EVP_PKEY_CTX_free(ctx)
-        if pkey:
-            lib.EVP_PKEY_free(pkey)
         lib.ERR_clear_error()       # leave no error of ours for hashlib's _hashlib to find
+
+
+def sign(pkcs1_der, hash_name, digest, size):
+    """The RSASSA-PKCS1-v1_5 signature (size octets) of a digest made by
+    hash_name ("sha256" or "sha1"), with the key given as a PKCS#1
+    RSAPrivateKey DER; None if OpenSSL could not do it."""
+    return Key(pkcs1_der, size).sign(hash_name, digest)
