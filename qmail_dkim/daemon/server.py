@@ -646,15 +646,6 @@ def _cache_key(line):
         return
     if key.kind == "rsa":
         key.fast = openssl_signer(key)
-    else:
-        # Ed25519: PyNaCl is loaded by the server when it first caches such a
-        # key, not by warm(): every worker is forked from this image, and a
-        # smaller one means fewer pages for each to copy (qmail-dkimd(8), SPEED)
-        try:
-            from qmail_dkim.dkim import lib
-            lib.nacl()
-        except ImportError:
-            pass
     privkey.cache[ident] = key
 
 
@@ -694,6 +685,10 @@ def warm():
     import encodings.idna  # noqa: F401 - IDNA From: domains
     try:
         import _hashlib  # noqa: F401 - OpenSSL hashes: bodyhash uses them once loaded (big bodies)
+    except ImportError:
+        pass
+    try:                         # Ed25519 keys (~2 MB; loaded at start, so that RSS stays flat)
+        lib.nacl()
     except ImportError:
         pass
     try:                         # keys of 3072 bits and more before the cache has them
