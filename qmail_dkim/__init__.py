@@ -12,6 +12,8 @@ per-message path imports tools/. tests/test_layout.py checks all of this,
 and that this map names every module.
 
 The qmail shell (fds, child, log line; it reads os.environ):
+  start       where a qmail-dkim run starts (bin/qmail-dkim loads it): the
+              hand-over to qmail-dkimd, sys.path under -S, then main
   main        the qmail-dkim command: one run, its errors, the exit code
   mode        which mode a run takes (MODES)
   child       running the queue program

@@ -99,9 +99,9 @@ def test_layering():
     assert not bad, "\n".join(bad)
 
 
-# Where a message's run starts: bin/qmail-dkim imports main, or, with
-# DKIMSOCKET, daemon.client (qmail-dkimd's worker then runs main).
-PER_MESSAGE_ROOTS = ["qmail_dkim.main", "qmail_dkim.daemon.client"]
+# Where a message's run starts: bin/qmail-dkim loads start, which imports
+# main, or, with DKIMSOCKET, daemon.client (qmail-dkimd's worker then runs main).
+PER_MESSAGE_ROOTS = ["qmail_dkim.start", "qmail_dkim.main", "qmail_dkim.daemon.client"]
 
 
 def test_per_message_path_never_imports_tools():

@@ -184,11 +184,18 @@ def test_custom_error_leaves_the_queue_programs_status_alone(home):
 def test_program_that_cannot_load_exits_81(home, tmp_path):
     # A broken installation (here: the package shadowed by an unloadable one)
     # is a temporary failure with a log line, not exit 1.
-    bad = tmp_path / "shadow" / "qmail_dkim"
-    bad.mkdir(parents=True)
-    (bad / "__init__.py").write_text("")
-    (bad / "main.py").write_text("raise ImportError('half-installed')\n")
-    env = {"PATH": "/usr/bin:/bin", "QMAILHOME": str(home), "PYTHONPATH": str(bad.parent)}
-    p = subprocess.run([qdkim.QMAIL_DKIM], input=SAMPLE, env=env, stdout=qdkim.envelope_file(),
-                       stderr=subprocess.PIPE, timeout=30)
-    assert p.returncode == 81 and b"cannot load qmail-dkim" in p.stderr and b"exit=81" in p.stderr
+    # Both places it can fail: bin/qmail-dkim loading qmail_dkim/start.py,
+    # and start.py loading main.
+    import qmail_dkim.start
+    for broken, start in (("start", b"raise ImportError('half-installed')\n"),
+                          ("main", Path(qmail_dkim.start.__file__).read_bytes())):
+        bad = tmp_path / broken / "qmail_dkim"
+        bad.mkdir(parents=True)
+        (bad / "__init__.py").write_text("")
+        (bad / "main.py").write_text("raise ImportError('half-installed')\n")
+        (bad / "start.py").write_bytes(start)
+        env = {"PATH": "/usr/bin:/bin", "QMAILHOME": str(home), "PYTHONPATH": str(bad.parent)}
+        p = subprocess.run([qdkim.QMAIL_DKIM], input=SAMPLE, env=env, stdout=qdkim.envelope_file(),
+                           stderr=subprocess.PIPE, timeout=30)
+        assert p.returncode == 81 and b"cannot load qmail-dkim" in p.stderr and b"exit=81" in p.stderr
+        assert b"ImportError: half-installed" in p.stderr, p.stderr
