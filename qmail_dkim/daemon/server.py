@@ -13,8 +13,8 @@ forked now -- which
      refuses ("R <why>\\n") anything else before touching any fd;
   3. puts the fds on 0, 1, 2, takes the environment, argv, cwd and umask, and
      runs qmail_dkim.main.main() -- the very same per-message code as the
-     in-process path -- with a watcher thread that, if the client goes away,
-     logs it and kills the worker's process group;
+     in-process path -- with a SIGIO handler on the connection that, if the
+     client goes away, logs it and kills the worker's process group;
   4. sends "E <exit status>\\n" and exits.
 
 Keys: the worker tells the server (a pipe) which key files it read; the
@@ -25,6 +25,7 @@ a cache miss: rollover needs no restart).
 See client.py for the other side and what happens when things fail.
 """
 import errno
+import fcntl
 import gc
 import os
 import select
@@ -32,7 +33,6 @@ import signal
 import socket
 import struct
 import sys
-import _thread
 
 from qmail_dkim.daemon.client import MAGIC, MAX_REQUEST
 
@@ -126,28 +126,37 @@ def _received_fds(ancdata, flags):
 # ---------------------------------------------------------------- worker
 
 def _watch_client(conn, state):
-    """Watcher thread: the client sends nothing after its request, so the
-    socket becoming readable or hung up means the client went away."""
-    p = select.poll()
-    p.register(conn.fileno(), select.POLLIN | select.POLLHUP | select.POLLRDHUP)
-    while True:
+    """The client sends nothing after its request, so its socket becoming
+    readable or hung up means the client went away: then log it and kill
+    the worker's process group (the queue program with it). The socket
+    raises SIGIO (O_ASYNC) when that happens, and the handler checks; a
+    signal instead of a watcher thread saves the thread's start, ~0.3 ms
+    of CPU per message (qmail-dkimd(8), SPEED)."""
+    fd = conn.fileno()
+
+    def gone():
+        p = select.poll()
+        p.register(fd, select.POLLIN | select.POLLHUP | select.POLLRDHUP)
+        return bool(p.poll(0))
+
+    def on_sigio(signum, frame):
+        if state["done"] or not gone():
+            return
         try:
-            p.poll()
-            break
-        except InterruptedError:
-            continue
-    if state["done"]:
-        return
-    try:
-        from qmail_dkim import logline
-        fields = ([("result", "error")] if state["mode"] == "sign"
-                  else [("status", "error"), ("action", "error")])
-        fields += [("reason", "client went away"), ("exit", 81)]
-        os.write(2, (logline.format_line(state["mode"], fields) + "\n").encode("utf-8", "replace"))
-    except Exception:            # noqa: BLE001 - the kill below matters more than the line
-        pass
-    log("worker %d: client went away; killing its queue program" % os.getpid())
-    os.killpg(0, signal.SIGKILL)
+            from qmail_dkim import logline
+            fields = ([("result", "error")] if state["mode"] == "sign"
+                      else [("status", "error"), ("action", "error")])
+            fields += [("reason", "client went away"), ("exit", 81)]
+            os.write(2, (logline.format_line(state["mode"], fields) + "\n").encode("utf-8", "replace"))
+        except Exception:        # noqa: BLE001 - the kill below matters more than the line
+            pass
+        log("worker %d: client went away; killing its queue program" % os.getpid())
+        os.killpg(0, signal.SIGKILL)
+
+    signal.signal(signal.SIGIO, on_sigio)
+    fcntl.fcntl(fd, fcntl.F_SETOWN, os.getpid())
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_ASYNC)
+    on_sigio(signal.SIGIO, None)     # gone before O_ASYNC was set
 
 
 def worker(conn, key_w):
@@ -202,7 +211,7 @@ def _worker(conn, key_w):
     from qmail_dkim.dkim import privkey
     state = {"done": False, "mode": modes.select(os.environ)[0]}
     privkey.on_load = lambda path, st: _tell_server(key_w, path, st)
-    _thread.start_new_thread(_watch_client, (conn, state))
+    _watch_client(conn, state)
     try:
         code = qmain.main(sys.argv[1:])
     except BaseException:        # noqa: BLE001 - main handles its own; never 0 here
