@@ -666,7 +666,7 @@ def openssl_signer(key):
     Python, and a failed OpenSSL signature falls back to it too."""
     from qmail_dkim.dkim import ossl, privkey
     k = ossl.Key(privkey.pkcs1_der(key._rsa), (key.bits + 7) // 8)
-    if not k:
+    if not k.prepare("sha256"):      # here, once, not in every worker
         return None
     rsa = key._rsa
 

@@ -73,12 +73,14 @@ def library():
 
 class Key:
     """A private key parsed once by OpenSSL, for a process that signs with it
-    many times (qmail-dkimd: the server parses it, its workers inherit it).
-    sign() as below; None if OpenSSL could not do it."""
+    many times (qmail-dkimd: the server parses it and prepares a signing
+    context for sha256, before any fork; its workers inherit both and only
+    sign). sign() as below; None if OpenSSL could not do it."""
 
     def __init__(self, pkcs1_der, size):
         self.size = size
         self._pkey = None
+        self._ctx = {}          # hash name -> an EVP_PKEY_CTX set up for signing
         lib = library()
         if lib is not None:
             p = ctypes.c_char_p(pkcs1_der)
@@ -88,42 +90,48 @@ class Key:
     def __bool__(self):
         return self._pkey is not None
 
+    def prepare(self, hash_name):
+        """The signing context for this hash ("sha256" or "sha1"), made once
+        (OpenSSL fetches its RSA code and takes the key in here); None if
+        OpenSSL cannot."""
+        ctx = self._ctx.get(hash_name)
+        if ctx is None and self._pkey:
+            lib = library()
+            md = {"sha256": lib.EVP_sha256, "sha1": lib.EVP_sha1}.get(hash_name)
+            md = md() if md else None
+            ctx = lib.EVP_PKEY_CTX_new(self._pkey, None) if md else None
+            if ctx and (lib.EVP_PKEY_sign_init(ctx) <= 0
+                        or lib.EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0
+                        or lib.EVP_PKEY_CTX_set_signature_md(ctx, md) <= 0):
+                lib.EVP_PKEY_CTX_free(ctx)
+                ctx = None
+            lib.ERR_clear_error()
+            if ctx:
+                self._ctx[hash_name] = ctx
+        return ctx
+
     def sign(self, hash_name, digest):
-        return _sign(library(), self._pkey, hash_name, digest, self.size) if self._pkey else None
-
-    def __del__(self):
-        if self._pkey and _lib:
-            _lib.EVP_PKEY_free(self._pkey)
-            self._pkey = None
-
-
-def _sign(lib, pkey, hash_name, digest, size):
-    md = {"sha256": lib.EVP_sha256, "sha1": lib.EVP_sha1}.get(hash_name)
-    if md is None:
-        return None
-    md = md()
-    ctx = None
-    try:
-        if not md:
-            return None
-        ctx = lib.EVP_PKEY_CTX_new(pkey, None)
+        ctx = self.prepare(hash_name)
         if not ctx:
             return None
-        if (lib.EVP_PKEY_sign_init(ctx) <= 0
-                or lib.EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0
-                or lib.EVP_PKEY_CTX_set_signature_md(ctx, md) <= 0):
-            return None
-        out = ctypes.create_string_buffer(size)
-        outlen = ctypes.c_size_t(size)
-        if lib.EVP_PKEY_sign(ctx, out, ctypes.byref(outlen), digest, len(digest)) != 1:
-            return None
-        if outlen.value != size:
-            return None
-        return out.raw
-    finally:
-        if ctx:
-            lib.EVP_PKEY_CTX_free(ctx)
-        lib.ERR_clear_error()       # leave no error of ours for hashlib's _hashlib to find
+        lib = library()
+        try:
+            out = ctypes.create_string_buffer(self.size)
+            outlen = ctypes.c_size_t(self.size)
+            if lib.EVP_PKEY_sign(ctx, out, ctypes.byref(outlen), digest, len(digest)) != 1:
+                return None
+            return out.raw if outlen.value == self.size else None
+        finally:
+            lib.ERR_clear_error()       # leave no error of ours for hashlib's _hashlib to find
+
+    def __del__(self):
+        if _lib:
+            for ctx in self._ctx.values():
+                _lib.EVP_PKEY_CTX_free(ctx)
+            if self._pkey:
+                _lib.EVP_PKEY_free(self._pkey)
+        self._ctx = {}
+        self._pkey = None
 
 
 def sign(pkcs1_der, hash_name, digest, size):
