@@ -795,12 +795,16 @@ def _proc_cpu(pid):
     return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
-def throughput(bench, messages, rounds):
-    """2 KB sign, as many at once as there are CPUs: messages/second of each
-    program, `messages` per program per round, rounds interleaved (order
-    rotated), medians. The target compares qmail-dkim with qmail-dkimd to
-    today's per-process program (--baseline-rev, else the regular layout)."""
+def throughput(bench, messages, rounds, at_once=None):
+    """2 KB sign, `at_once` messages at once (default: as many as there are
+    CPUs): messages/second of each program, `messages` per program per
+    round, rounds interleaved (order rotated), medians. The target compares
+    qmail-dkim with qmail-dkimd to today's per-process program
+    (--baseline-rev, else the regular layout) at as many at once as CPUs;
+    other counts (--tp-at-once) are reported beside it."""
     ncpu = os.cpu_count() or 1
+    primary = at_once in (None, ncpu)
+    at_once = at_once or ncpu
     msg = bench.message_file(2048, "plain")
     env = bench.sign_env()
     progs = [("opendkim-testmsg", bench.odkim_argv(), {"PATH": "/usr/bin:/bin"})]
@@ -816,7 +820,7 @@ def throughput(bench, messages, rounds):
             running = {}
             started = done = 0
             while done < messages:
-                while started < messages and len(running) < ncpu:
+                while started < messages and len(running) < at_once:
                     fin = os.open(msg, os.O_RDONLY)
                     # qmail-dkim reads the envelope on fd 1 after the message
                     fout = (os.open(bench.runner.envelope, os.O_RDONLY)
@@ -838,9 +842,9 @@ def throughput(bench, messages, rounds):
                     time.sleep(0.2)
                 c1 = _children_cpu() + (_proc_cpu(server_pid) if server_pid else 0.0)
                 cpu[name].append((c1 - c0) * 1000 / messages)
-    label = "msgs/s 2 KB sign"
+    label = "msgs/s 2 KB sign" if primary else "msgs/s, %d at once" % at_once
     bench.notes.append("throughput: 2 KB sign, %d at once (%d CPUs), %d messages per program "
-                       "per round, %d rounds interleaved; median msgs/s (min-max):" % (ncpu, ncpu, messages, rounds))
+                       "per round, %d rounds interleaved; median msgs/s (min-max):" % (at_once, ncpu, messages, rounds))
     for name, _, _ in progs:
         v = rates[name]
         bench.notes.append("  %-36s %7.1f msgs/s  (%.1f-%.1f); CPU %.1f ms/msg (%.1f-%.1f) -> %.0f msgs/s "
@@ -854,11 +858,16 @@ def throughput(bench, messages, rounds):
     base_name = bench.baseline or "qmail-dkim (regular layout)"
     if SERVED in rates and base_name in rates:
         f = statistics.median(rates[SERVED]) / statistics.median(rates[base_name])
-        bench.verdicts.append("%-16s %-36s %5.2f x %s  target >= %g %s" % (
-            label, SERVED, f, base_name, TP_FACTOR, "met" if f >= TP_FACTOR else "MISSED"))
+        if primary:
+            bench.verdicts.append("%-16s %-36s %5.2f x %s  target >= %g %s" % (
+                label, SERVED, f, base_name, TP_FACTOR, "met" if f >= TP_FACTOR else "MISSED"))
+        else:
+            bench.verdicts.append("%-16s %-36s %5.2f x %s  (beside the target, which is at %d at once)"
+                                  % (label, SERVED, f, base_name, ncpu))
         f = statistics.median(cpu[base_name]) / statistics.median(cpu[SERVED])
-        bench.verdicts.append("%-16s %-36s %5.2f x %s  target >= %g %s (by CPU per message)" % (
-            label, SERVED, f, base_name, TP_FACTOR, "met" if f >= TP_FACTOR else "MISSED"))
+        bench.verdicts.append("%-16s %-36s %5.2f x %s  %s (by CPU per message)" % (
+            label, SERVED, f, base_name,
+            ("target >= %g %s" % (TP_FACTOR, "met" if f >= TP_FACTOR else "MISSED")) if primary else "(beside it)"))
     if bench.baseline and NOSITE in rates:
         f = statistics.median(rates[NOSITE]) / statistics.median(rates[bench.baseline])
         bench.verdicts.append("%-16s %-36s %5.2f x %s  (never slower: >= 1) %s" % (
@@ -945,6 +954,10 @@ def main(argv=None):
     ap.add_argument("--tp-messages", type=int, default=60,
                     help="throughput: messages per program per round (60)")
     ap.add_argument("--tp-rounds", type=int, default=5, help="throughput: interleaved rounds (5)")
+    ap.add_argument("--tp-at-once", default=None,
+                    help="throughput: messages at once, comma-separated (default: the number of CPUs, "
+                         "then twice that: qmail runs many SMTP sessions at once, and with more "
+                         "messages than CPUs the hand-overs' wake-up latency no longer idles a CPU)")
     ap.add_argument("--body", choices=("text", "mime"), default="text",
                     help="text: plain prose (default, the harder case for relaxed "
                          "canonicalization); mime: short text part + base64 attachment")
@@ -958,6 +971,14 @@ def main(argv=None):
     ap.add_argument("--startup-reps", type=int, default=5)
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args(argv)
+    ncpu = os.cpu_count() or 1
+    try:
+        args.tp_at_once = ([int(n) for n in args.tp_at_once.split(",")] if args.tp_at_once
+                           else [ncpu, 2 * ncpu])
+        if not args.tp_at_once or min(args.tp_at_once) < 1:
+            raise ValueError
+    except ValueError:
+        ap.error("--tp-at-once: numbers of 1 or more, e.g. 2,4")
     sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
     vsizes = [parse_size(s) for s in args.verify_sizes.split(",") if s.strip()]
     try:
@@ -982,7 +1003,8 @@ def main(argv=None):
             for s in vsizes:
                 bench.verify_dmarc(s)
         if args.mode in ("throughput", "all"):
-            throughput(bench, args.tp_messages, args.tp_rounds)
+            for n in args.tp_at_once:
+                throughput(bench, args.tp_messages, args.tp_rounds, n)
         if bench.server:
             bench.notes.append(bench.server.memory())
         bench.print_table()
