@@ -183,7 +183,8 @@ def interpreter_of(script):
     return parts[0]
 
 
-def make_regular_layout(work, script, nosite=False, pkgroot=None, name="regular-venv", python=None):
+def make_regular_layout(work, script, nosite=False, pkgroot=None, name="regular-venv", python=None,
+                        server=False):
     """A throwaway venv in which qmail_dkim is a plain directory in its
     site-packages (as after a non-editable `pip install .`) and the dependencies come from
     the installed venv through a plain .pth line. This removes the
@@ -194,7 +195,9 @@ def make_regular_layout(work, script, nosite=False, pkgroot=None, name="regular-
     pkgroot: take qmail_dkim from there (a --baseline-rev tree). Returns
     the path of its qmail-dkim. python: make the venv from this Python
     (--python) instead of qmail-dkim's; the dependencies stay the ones
-    installed for qmail-dkim's (same version: the same compiled modules)."""
+    installed for qmail-dkim's (same version: the same compiled modules).
+    server: also bin/qmail-dkimd (#! the venv's python), as README step 8
+    runs it from the venv step 1 made."""
     py = interpreter_of(script)
     info = run_quiet([py, "-c", "import os, sysconfig, qmail_dkim; "
                       "print(sysconfig.get_paths()['purelib']); "
@@ -221,6 +224,12 @@ def make_regular_layout(work, script, nosite=False, pkgroot=None, name="regular-
     with open(out, "wb") as f:
         f.write(b"#!" + vpy.encode() + (b" -S" if nosite else b"") + b"\n" + body)
     os.chmod(out, 0o755)
+    if server:
+        with open(os.path.join(pkgroot, "bin", "qmail-dkimd"), "rb") as f:
+            body = f.read().split(b"\n", 1)[1]
+        with open(os.path.join(venv, "bin", "qmail-dkimd"), "wb") as f:
+            f.write(b"#!" + vpy.encode() + b"\n" + body)
+        os.chmod(os.path.join(venv, "bin", "qmail-dkimd"), 0o755)
     return out
 
 
@@ -248,14 +257,17 @@ def _terminate(p):
 
 
 class Dkimd:
-    """qmail-dkimd (the one next to qmail-dkim's Python) on a socket in the
+    """qmail-dkimd (the one next to the client's qmail-dkim: the same venv
+    and Python, as README steps 1 and 8 install it) on a socket in the
     work directory; stopped by its pid. Run as root, the benchmark starts it
     with -u nobody -a root, and lets nobody reach $QMAILHOME, the key and
     $TMPDIR."""
 
     def __init__(self, work, qd, home, tmp, key):
         self.work = work
-        self.prog = os.path.join(os.path.dirname(interpreter_of(qd)), "qmail-dkimd")
+        self.prog = os.path.join(os.path.dirname(qd), "qmail-dkimd")
+        if not os.access(self.prog, os.X_OK):
+            self.prog = os.path.join(os.path.dirname(interpreter_of(qd)), "qmail-dkimd")
         if not os.access(self.prog, os.X_OK):
             raise BenchError("%s not found (--no-server to skip it)" % self.prog)
         self.socket = os.path.join(work, "dkimd", "socket")
@@ -600,9 +612,10 @@ class Bench:
             self.variants.append((NOSITE, make_regular_layout(
                 self.work, self.qd, nosite=True, name="nosite-venv", python=args.python), {}))
         if not args.no_server:
-            self.server = Dkimd(self.work, self.qd, self.home, self.tmp, self.key).start()
-            client = (make_regular_layout(self.work, self.qd, nosite=True, name="client-venv", python=args.python)
+            client = (make_regular_layout(self.work, self.qd, nosite=True, name="client-venv",
+                                          python=args.python, server=True)
                       if not args.no_regular else self.qd)
+            self.server = Dkimd(self.work, client, self.home, self.tmp, self.key).start()
             self.variants.append((SERVED, client, {"DKIMSOCKET": self.server.socket}))
         self.rows = []          # (label, {name: (median ms, peak rss)}, ratio key)
         self.verdicts = []
@@ -989,7 +1002,7 @@ def main(argv=None):
     try:
         print("qmail-dkim: %s" % bench.qd)
         for name, prog, extra in bench.variants[1:]:
-            print("%s: %s%s" % (name, prog, " with DKIMSOCKET=%s" % extra["DKIMSOCKET"] if extra else ""))
+            print("%s: %s%s" % (name, prog, " with DKIMSOCKET=%s (server: %s)" % (extra["DKIMSOCKET"], bench.server.prog) if extra else ""))
         print("opendkim-testmsg: %s; body kind: %s; work dir: %s"
               % (bench.odkim, args.body, bench.work))
         t0 = time.monotonic()
