@@ -5,15 +5,17 @@
 Values with spaces, quotes or '=' are double-quoted; control characters are
 escaped so one message is always one line. Several signatures: comma-joined.
 """
-_SPECIAL = frozenset(' \t\n\r\x0b\x0c"=\\')
-
-
 def quote(value):
+    """A field's value as written: escaped and quoted only where needed (a
+    str method per test, not a per-character loop: every message's line)."""
     if isinstance(value, (list, tuple)):
         value = ",".join(str(v) for v in value)
     value = str(value)
-    value = "".join(c if c.isprintable() else "\\x%02x" % ord(c) for c in value)
-    if value and not any(c in _SPECIAL or c.isspace() for c in value):
+    if not value.isprintable():
+        value = "".join(c if c.isprintable() else "\\x%02x" % ord(c) for c in value)
+    # Quoted when it holds ' ', '"', '=' or a backslash: once escaped, the
+    # only white space left is ' ' (str.isprintable() is false for the rest)
+    if value and not (" " in value or '"' in value or "=" in value or "\\" in value):
         return value
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
