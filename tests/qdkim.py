@@ -15,6 +15,18 @@ from tests.realparts.queue_double import QueueDouble, make_envelope
 
 QMAIL_DKIM = shutil.which("qmail-dkim", path=os.path.dirname(sys.executable)) or shutil.which("qmail-dkim")
 
+# The end of a `python -c` driver that then runs the script in argv[2] as
+# the interpreter would (argv[0] the script, __name__ "__main__"); the
+# driver's own argv[1] is its record file. Drivers: tests/test_imports_*.py,
+# tests/test_daemon.py.
+RUN_SCRIPT = r"""
+script = sys.argv[2]
+sys.argv = sys.argv[2:]
+with open(script, "rb") as f:
+    code = compile(f.read(), script, "exec")
+exec(code, {"__name__": "__main__", "__file__": script, "__builtins__": __builtins__})
+"""
+
 SAMPLE = (b"From: Joe Sender <joe@example.com>\n"
           b"To: Bob <bob@example.net>\n"
           b"Subject: test message\n"

@@ -22,7 +22,7 @@ import pytest
 from qmail_dkim.daemon import client as dclient
 from qmail_dkim.daemon import server as dserver
 from qmail_dkim.dkim.lib import dkim
-from tests.qdkim import QMAIL_DKIM, SAMPLE
+from tests.qdkim import QMAIL_DKIM, RUN_SCRIPT, SAMPLE
 from tests.realparts.dkimd import ACCOUNT, QMAIL_DKIMD, ROOT, Dkimd, busy_workers, give, queue_double_python
 from tests.realparts.keys import cached_rsa_key
 from tests.realparts.queue_double import QueueDouble, make_envelope
@@ -767,12 +767,7 @@ def hook(event, args):
         out.write(args[0] + "\n")
         out.flush()
 sys.addaudithook(hook)
-script = sys.argv[2]
-sys.argv = sys.argv[2:]
-with open(script, "rb") as f:
-    code = compile(f.read(), script, "exec")
-exec(code, {"__name__": "__main__", "__file__": script, "__builtins__": __builtins__})
-"""
+""" + RUN_SCRIPT
 
 
 def test_the_program_is_start_py_byte_code_not_the_script(home, tmp_path):

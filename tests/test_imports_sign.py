@@ -60,12 +60,7 @@ def hook(event, args):
     os.write(out, ("%s\t%s\n" % (args[0], ",".join(names))).encode())
 
 sys.addaudithook(hook)
-script = sys.argv[2]
-sys.argv = sys.argv[2:]
-with open(script, "rb") as f:
-    code = compile(f.read(), script, "exec")
-exec(code, {"__name__": "__main__", "__file__": script, "__builtins__": __builtins__})
-"""
+""" + qdkim.RUN_SCRIPT
 
 
 def _site_packages():
