@@ -8,12 +8,14 @@ reach it, but its import costs ~15-20 ms per process, more than Python's own
 RSA-2048 (~10 ms). `import ctypes`, loading libcrypto and OpenSSL's first-use
 set-up cost ~6-10 ms, one signature well under 1 ms (RSA-2048) to ~10 ms
 (RSA-4096): privkey.py comes here only where that pays (its
-OPENSSL_FROM_BITS). qmail-dkimd imports `cryptography` once and signs
-through it (PrivateKey.fast).
+OPENSSL_FROM_BITS). qmail-dkimd signs every RSA key through Key below
+(PrivateKey.fast): the server parses the key and makes its signing
+context once, its workers only sign; `cryptography` would have added ~12
+MB to the image every worker is forked from.
 
-sign() returns None whenever OpenSSL cannot be used (no libcrypto, not
-OpenSSL 3, a failed call): the caller then signs in pure Python, with the
-same octets (PKCS#1 v1.5 is deterministic).
+sign() and Key.sign() return None whenever OpenSSL cannot be used (no
+libcrypto, not OpenSSL 3, a failed call): the caller then signs in pure
+Python, with the same octets (PKCS#1 v1.5 is deterministic).
 """
 import ctypes
 
