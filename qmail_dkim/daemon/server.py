@@ -696,15 +696,17 @@ def warm():
         import _hashlib  # noqa: F401 - OpenSSL hashes: bodyhash uses them once loaded (big bodies)
     except ImportError:
         pass
-    try:                         # Ed25519 keys (~2 MB; loaded at start, so that RSS stays flat)
-        lib.nacl()
-    except ImportError:
-        pass
-    try:                         # keys of 3072 bits and more before the cache has them
+    openssl = None
+    try:                         # RSA keys before the cache has them, Ed25519 keys
         from qmail_dkim.dkim import ossl
-        ossl.library()
-    except Exception:            # noqa: BLE001 - then privkey signs in Python
+        openssl = ossl.library()
+    except Exception:            # noqa: BLE001 - then privkey signs in Python / PyNaCl
         pass
+    if openssl is None:
+        try:                     # Ed25519 without OpenSSL (~2 MB; at start, so that RSS stays flat)
+            lib.nacl()
+        except ImportError:
+            pass
     privkey.cache = {}
 
 

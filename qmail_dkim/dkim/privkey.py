@@ -10,8 +10,9 @@ start-up cost on the per-message path (qmail-dkimd(8), SPEED): re, base64,
 dkimpy's dkim.crypto and dkim.asn1 (which is what they replace: the DER
 is read by asn1.py, dkimpy's reader, so the same keys are accepted) and `cryptography` all cost
 imports on every message. Ed25519 PKCS#8 is a fixed 48-octet DER structure
-(RFC 8410); PyNaCl is imported only for Ed25519. RSA signatures of large
-keys go through OpenSSL by ctypes (dkim/ossl.py), the others in Python.
+(RFC 8410). Ed25519 signatures and RSA signatures of large keys go through
+OpenSSL by ctypes (dkim/ossl.py), the other RSA ones in Python; PyNaCl
+only signs Ed25519 where OpenSSL cannot.
 """
 import binascii
 import os
@@ -87,6 +88,11 @@ class PrivateKey:
         return rsa_sign_pure(self._rsa, name, digest)
 
     def sign_ed25519(self, data):
+        """RFC 8032 Ed25519 (deterministic: OpenSSL and PyNaCl make the same
+        octets); through OpenSSL, PyNaCl where OpenSSL cannot."""
+        sig = _openssl_ed25519(self._seed, data)
+        if sig is not None:
+            return sig
         from qmail_dkim.dkim.lib import nacl
         return nacl().SigningKey(self._seed).sign(data).signature
 
@@ -112,6 +118,14 @@ def _openssl_sign(rsa, hash_name, digest, size):
     except ImportError:     # no ctypes; or a qmail-dkimd worker that cannot import
         return None         # what its server did not (its account cannot read it)
     return ossl.sign(pkcs1_der(rsa), hash_name, digest, size)
+
+
+def _openssl_ed25519(seed, data):
+    try:
+        from qmail_dkim.dkim import ossl
+    except ImportError:     # no ctypes
+        return None
+    return ossl.sign_ed25519(seed, data)
 
 
 def rsa_sign_pure(rsa, hash_name, digest):
