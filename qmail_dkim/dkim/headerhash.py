@@ -76,12 +76,9 @@ def strip_b(value):
 
 def header_canon(canon):
     """"relaxed" or "simple": the header canonicalization of `canon`, given
-    as that name (str or bytes), a (header, body) pair of names, or a dkimpy
-    CanonicalizationPolicy. ValueError for anything else."""
-    alg = getattr(canon, "header_algorithm", None)
-    if alg is not None:
-        canon = alg.name
-    elif isinstance(canon, tuple):
+    as that name (str or bytes) or a (header, body) pair of names, as the
+    signer, the verifier and arc/ pass it. ValueError for anything else."""
+    if isinstance(canon, tuple):
         canon = canon[0]
     if isinstance(canon, bytes):
         canon = canon.decode("ascii", "replace")
