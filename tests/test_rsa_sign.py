@@ -264,6 +264,7 @@ def test_sign_rsa_takes_openssl_where_it_pays(monkeypatch):
     calls = []
     real = ossl.sign
     monkeypatch.setattr(ossl, "sign", lambda *a: calls.append(a) or real(*a))
+    monkeypatch.setattr(privkey, "_ed25519_read", False)   # whatever other tests read
     h = hashlib.sha256(b"m")
     k = {bits: privkey.parse_private_key(keys.cached_rsa_key(bits).pem_pkcs1())
          for bits in (1024, 2048, 3072)}
@@ -277,6 +278,8 @@ def test_sign_rsa_takes_openssl_where_it_pays(monkeypatch):
     assert [signed_by_openssl(b) for b in (1024, 2048, 3072)] == [False, True, True]
     monkeypatch.delitem(sys.modules, "_hashlib")  # not loaded: from 3072
     assert [signed_by_openssl(b) for b in (1024, 2048, 3072)] == [False, False, True]
+    privkey.parse_private_key(keys.cached_ed25519_key().pem_pkcs8())   # it will be: from 2048
+    assert [signed_by_openssl(b) for b in (1024, 2048, 3072)] == [False, True, True]
     k[3072].fast = lambda hashobj: b"from qmail-dkimd"     # qmail-dkimd's hook comes first
     del calls[:]
     assert k[3072].sign_rsa(h) == b"from qmail-dkimd" and calls == []

@@ -29,11 +29,13 @@ cache = None
 on_load = None
 # RSA signing through OpenSSL (dkim/ossl.py) pays for its start-up (import
 # ctypes, loading libcrypto, OpenSSL's first-use set-up) from 3072 bits, or
-# from 2048 when libcrypto is in the process already (_hashlib: a large body
-# was hashed by OpenSSL); below, Python's pow() is as fast or faster.
+# from 2048 when libcrypto is in the process already or will be (_hashlib:
+# a large body was hashed by OpenSSL; an Ed25519 key was read: it signs
+# through OpenSSL); below, Python's pow() is as fast or faster.
 # Measured per process: see tests/test_rsa_sign.py.
 OPENSSL_FROM_BITS = 3072
 OPENSSL_LOADED_FROM_BITS = 2048
+_ed25519_read = False       # an Ed25519 key was read in this process
 _WS = b" \t\n\r\x0b\x0c"                          # what \s matches in bytes
 _LABEL = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ")
 _RSA_FIELDS = ("version", "modulus", "publicExponent", "privateExponent", "prime1",
@@ -57,6 +59,9 @@ class PrivateKey:
         self._seed = seed           # 32-octet Ed25519 seed
         self.mode = mode            # st_mode of the file
         self.fast = None            # qmail-dkimd: sign(hashobj) through OpenSSL
+        if kind == "ed25519":
+            global _ed25519_read
+            _ed25519_read = True
 
     def __repr__(self):             # never show key material
         return "PrivateKey(%s, %r)" % (self.kind, self.path)
@@ -80,7 +85,7 @@ class PrivateKey:
         if self.fast is not None:
             return self.fast(hashobj)
         name, digest = hashobj.name.lower(), hashobj.digest()
-        if self.bits >= (OPENSSL_LOADED_FROM_BITS if "_hashlib" in sys.modules
+        if self.bits >= (OPENSSL_LOADED_FROM_BITS if _ed25519_read or "_hashlib" in sys.modules
                          else OPENSSL_FROM_BITS):
             sig = _openssl_sign(self._rsa, name, digest, (self.bits + 7) // 8)
             if sig is not None:
