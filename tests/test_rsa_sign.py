@@ -479,3 +479,12 @@ def test_sign_run_never_imports_cryptography(home, bits):
     assert not {m for m in imported if m.startswith("cryptography")}
     if ossl.library() is not None:
         assert ("qmail_dkim.dkim.ossl" in imported) == (bits == 3072)
+
+
+def test_a_failed_fast_signer_falls_back_to_the_usual_way():
+    """qmail-dkimd's OpenSSL signer (PrivateKey.fast) returning None: the
+    key signs as without it, the same octets."""
+    h = hashlib.sha256(b"m")
+    k = privkey.parse_private_key(keys.cached_rsa_key(2048).pem_pkcs1())
+    k.fast = lambda hashobj: None
+    assert k.sign_rsa(h) == _expected(keys.cached_rsa_key(2048), "sha256", h.digest())

@@ -58,7 +58,7 @@ class PrivateKey:
         self._rsa = rsa             # dict of the RSAPrivateKey's integers (_RSA_FIELDS)
         self._seed = seed           # 32-octet Ed25519 seed
         self.mode = mode            # st_mode of the file
-        self.fast = None            # qmail-dkimd: sign(hashobj) through OpenSSL
+        self.fast = None            # qmail-dkimd: sign(hashobj) through OpenSSL (None: failed)
         if kind == "ed25519":
             global _ed25519_read
             _ed25519_read = True
@@ -83,11 +83,14 @@ class PrivateKey:
     def sign_rsa(self, hashobj):
         """RSASSA-PKCS1-v1_5 signature of a sha256 or sha1 hash object."""
         if self.fast is not None:
-            return self.fast(hashobj)
+            sig = self.fast(hashobj)
+            if sig is not None:
+                return sig          # else as without it
         name, digest = hashobj.name.lower(), hashobj.digest()
         if self.bits >= (OPENSSL_LOADED_FROM_BITS if _ed25519_read or "_hashlib" in sys.modules
                          else OPENSSL_FROM_BITS):
-            sig = _openssl_sign(self._rsa, name, digest, (self.bits + 7) // 8)
+            ossl = _ossl()
+            sig = ossl.sign(pkcs1_der(self._rsa), name, digest, (self.bits + 7) // 8) if ossl else None
             if sig is not None:
                 return sig
         return rsa_sign_pure(self._rsa, name, digest)
@@ -95,7 +98,8 @@ class PrivateKey:
     def sign_ed25519(self, data):
         """RFC 8032 Ed25519 (deterministic: OpenSSL and PyNaCl make the same
         octets); through OpenSSL, PyNaCl where OpenSSL cannot."""
-        sig = _openssl_ed25519(self._seed, data)
+        ossl = _ossl()
+        sig = ossl.sign_ed25519(self._seed, data) if ossl else None
         if sig is not None:
             return sig
         from qmail_dkim.dkim.lib import nacl
@@ -117,20 +121,13 @@ class PrivateKey:
         return binascii.b2a_base64(spki, newline=False).decode("ascii")
 
 
-def _openssl_sign(rsa, hash_name, digest, size):
+def _ossl():
+    """dkim/ossl.py, or None where it cannot be imported."""
     try:
         from qmail_dkim.dkim import ossl
     except ImportError:     # no ctypes; or a qmail-dkimd worker that cannot import
         return None         # what its server did not (its account cannot read it)
-    return ossl.sign(pkcs1_der(rsa), hash_name, digest, size)
-
-
-def _openssl_ed25519(seed, data):
-    try:
-        from qmail_dkim.dkim import ossl
-    except ImportError:     # no ctypes
-        return None
-    return ossl.sign_ed25519(seed, data)
+    return ossl
 
 
 def rsa_sign_pure(rsa, hash_name, digest):
